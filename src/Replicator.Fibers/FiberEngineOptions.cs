@@ -1,0 +1,46 @@
+namespace Replicator.Fibers;
+
+/// <summary>Which readiness backend a loop uses.</summary>
+public enum PollerKind
+{
+    /// <summary>epoll(7), one-shot level-triggered: cost per turn grows with the ready sockets only. The default.</summary>
+    Epoll,
+
+    /// <summary>poll(2) over every waiting socket: the portable fallback.</summary>
+    Poll,
+}
+
+/// <summary>How accepted connections are spread over the loops.</summary>
+public enum ListenerDistribution
+{
+    /// <summary>Each loop has its own listening socket on the same port (SO_REUSEPORT); the kernel spreads connections.</summary>
+    ReusePort,
+
+    /// <summary>Loop 0 accepts every connection and hands each to the next loop in turn.</summary>
+    HandOff,
+}
+
+public sealed class FiberEngineOptions
+{
+    /// <summary>Number of loops (threads); default one per core.</summary>
+    public int LoopCount { get; init; } = Environment.ProcessorCount;
+
+    public PollerKind Poller { get; init; } = PollerKind.Epoll;
+
+    public ListenerDistribution Distribution { get; init; } = ListenerDistribution.ReusePort;
+
+    /// <summary>The clock every deadline is measured by; tests pass a FakeTimeProvider.</summary>
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+
+    /// <summary>Where the engine logs its own events (fiber failures, accept errors); default Serilog's Log.Logger.</summary>
+    public Serilog.ILogger? Logger { get; init; }
+
+    /// <summary>Listen backlog of each listening socket.</summary>
+    public int Backlog { get; init; } = 1024;
+
+    /// <summary>The poller named by the environment variable REPLICATOR_POLLER (epoll or poll), else epoll.</summary>
+    public static PollerKind PollerFromEnvironment() =>
+        Environment.GetEnvironmentVariable("REPLICATOR_POLLER") is { } name && Enum.TryParse<PollerKind>(name, ignoreCase: true, out var kind)
+            ? kind
+            : PollerKind.Epoll;
+}

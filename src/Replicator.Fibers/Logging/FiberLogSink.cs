@@ -1,0 +1,111 @@
+using System.Globalization;
+using System.Text;
+using Serilog.Core;
+using Serilog.Events;
+
+namespace Replicator.Fibers.Logging;
+
+/// <summary>How log lines written inside fibers reach the output.</summary>
+public enum FiberLogMode
+{
+    /// <summary>
+    /// Each fiber's lines are held and written as one block when it ends, each stamped with the seconds since the fiber
+    /// started (the original GatherFiber): the story of one connection reads in one piece.
+    /// </summary>
+    Gather,
+
+    /// <summary>Lines go out at once, each prefixed with the fiber's id in hex (the original DebugFiber).</summary>
+    Debug,
+}
+
+/// <summary>
+/// A Serilog sink that knows which fiber is running, so fiber code logs through Serilog's static <c>Log</c>
+/// without passing a logger around. Lines written outside any fiber (and by fibers that opt out of gathering, such
+/// as listeners) are written at once with the time of day.
+/// </summary>
+public sealed class FiberLogSink : ILogEventSink
+{
+    private readonly object _lock = new();
+    private TextWriter _output;
+
+    public FiberLogSink(TextWriter output, FiberLogMode mode)
+    {
+        _output = output;
+        Mode = mode;
+    }
+
+    public FiberLogMode Mode { get; }
+
+    /// <summary>Replaces the output (for instance a log file reopened after rotation) and returns the old one.</summary>
+    public TextWriter SwapOutput(TextWriter output)
+    {
+        lock (_lock)
+        {
+            var old = _output;
+            _output = output;
+            return old;
+        }
+    }
+
+    public void Emit(LogEvent logEvent)
+    {
+        var fiber = Fiber.Current;
+        if (fiber is null || (Mode == FiberLogMode.Gather && !fiber.GatherLog))
+        {
+            Write($"[ {logEvent.Timestamp.ToLocalTime():HH:mm:ss.fff} ] {Render(logEvent)}");
+        }
+        else if (Mode == FiberLogMode.Debug)
+        {
+            Write($" {fiber.Id:X4} {Render(logEvent)}");
+        }
+        else
+        {
+            var elapsed = fiber.Elapsed;
+            fiber.Gather(this, logEvent.Timestamp - elapsed, string.Create(CultureInfo.InvariantCulture, $"{elapsed.TotalSeconds,7:0.000} {Render(logEvent)}"));
+        }
+    }
+
+    internal void WriteBlock(Fiber fiber, DateTimeOffset startedAt, List<string> lines)
+    {
+        var block = new StringBuilder();
+        block.Append(CultureInfo.InvariantCulture, $"[ {fiber.Id:X4} ] {startedAt.ToLocalTime():yyyy-MM-dd HH:mm:ss.fff} {fiber.Name}").AppendLine();
+        foreach (var line in lines)
+        {
+            block.AppendLine(line);
+        }
+
+        Write(block.ToString(), newline: false);
+    }
+
+    private static string Render(LogEvent logEvent)
+    {
+        var message = logEvent.RenderMessage(CultureInfo.InvariantCulture);
+        var level = logEvent.Level switch
+        {
+            LogEventLevel.Warning => "WARNING ",
+            LogEventLevel.Error => "ERROR ",
+            LogEventLevel.Fatal => "FATAL ",
+            _ => string.Empty,
+        };
+        return logEvent.Exception is { } e && logEvent.Level >= LogEventLevel.Error
+            ? $"{level}{message}{Environment.NewLine}{e}"
+            : level + message;
+    }
+
+    private void Write(string text, bool newline = true)
+    {
+        lock (_lock)
+        {
+            if (newline)
+            {
+                _output.WriteLine(text);
+            }
+            else
+            {
+                _output.Write(text);
+            }
+
+            _output.Flush();
+        }
+    }
+}

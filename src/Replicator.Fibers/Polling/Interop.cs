@@ -1,0 +1,84 @@
+using System.Runtime.InteropServices;
+
+namespace Replicator.Fibers.Polling;
+
+/// <summary>
+/// The few libc calls the pollers need, declared with their C names. Linux only: the engine never hands these file
+/// descriptors to .NET's own socket engine, so nothing else polls them.
+/// </summary>
+internal static unsafe partial class Interop
+{
+    private const string LibC = "libc";
+
+    internal const int EINTR = 4;
+    internal const int EAGAIN = 11;
+    internal const int ENOENT = 2;
+    internal const int EEXIST = 17;
+
+    internal const uint EPOLLIN = 0x001;
+    internal const uint EPOLLOUT = 0x004;
+    internal const uint EPOLLERR = 0x008;
+    internal const uint EPOLLHUP = 0x010;
+    internal const uint EPOLLRDHUP = 0x2000;
+    internal const uint EPOLLONESHOT = 1u << 30;
+
+    internal const int EPOLL_CTL_ADD = 1;
+    internal const int EPOLL_CTL_DEL = 2;
+    internal const int EPOLL_CTL_MOD = 3;
+    internal const int EPOLL_CLOEXEC = 0x80000;
+
+    internal const short POLLIN = 0x001;
+    internal const short POLLOUT = 0x004;
+    internal const short POLLERR = 0x008;
+    internal const short POLLHUP = 0x010;
+    internal const short POLLNVAL = 0x020;
+
+    internal const int EFD_CLOEXEC = 0x80000;
+    internal const int EFD_NONBLOCK = 0x800;
+
+    /// <summary>
+    /// struct epoll_event is packed to 12 bytes on x86-64 (data at offset 4) and naturally aligned, 16 bytes, elsewhere
+    /// (data at offset 8). We address it by offsets rather than a struct so one build serves both.
+    /// </summary>
+    internal static int EpollEventSize { get; } = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+    internal static int EpollDataOffset { get; } = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
+    [StructLayout(LayoutKind.Sequential)]
+    internal struct PollFd
+    {
+        public int Fd;
+        public short Events;
+        public short REvents;
+    }
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int epoll_create1(int flags);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int epoll_wait(int epfd, byte* events, int maxevents, int timeout);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int poll(PollFd* fds, nuint nfds, int timeout);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int eventfd(uint initval, int flags);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial nint read(int fd, byte* buf, nuint count);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial nint write(int fd, byte* buf, nuint count);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int close(int fd);
+
+    /// <summary>Throws the errno of the last call as an exception that names the call.</summary>
+    internal static Exception Error(string call)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        return new IOException($"{call} failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})", errno);
+    }
+}

@@ -1,0 +1,83 @@
+using System.CommandLine;
+using System.Net;
+
+namespace Replicator.Hosting;
+
+/// <summary>
+/// The command line: System.CommandLine parses, this class turns the result into <see cref="Settings"/>. A bad value
+/// is one line on stderr naming the option, and exit code 2.
+/// </summary>
+internal static class ReplicatorCommand
+{
+    public const int UsageError = 2;
+
+    public static int Run(string[] args, Func<Settings, int> run)
+    {
+        var port = new Option<int>("--port", "-p") { Description = "TCP port to listen on (0: any free port)", DefaultValueFactory = _ => 8080 };
+        var bind = new Option<string[]>("--bind", "-b") { Description = "address to listen on, IPv4 or IPv6 (repeatable)", DefaultValueFactory = _ => ["127.0.0.1"] };
+        var root = new Option<string>("--root", "-r") { Description = "cache root directory (created if missing)", DefaultValueFactory = _ => "cache" };
+        var timeout = new Option<int>("--timeout", "-t") { Description = "inactivity timeout of each socket wait, in seconds", DefaultValueFactory = _ => 15 };
+        var threads = new Option<int>("--threads") { Description = "engine loops (threads)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var verbose = new Option<int>("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
+        var debug = new Option<bool>("--debug") { Description = "write each fiber's lines at once, prefixed with its id, instead of one block per connection" };
+        verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
+
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug };
+        var parsed = command.Parse(args);
+        if (parsed.Action is not null && parsed.Errors.Count == 0)
+        {
+            // --help and --version
+            return parsed.Invoke();
+        }
+
+        if (parsed.Errors.Count > 0)
+        {
+            return Fail(parsed.Errors[0].Message);
+        }
+
+        var portValue = parsed.GetValue(port);
+        if (portValue is < 0 or > 65535)
+        {
+            return Fail($"--port: {portValue} is not a TCP port (0-65535)");
+        }
+
+        var endpoints = new List<IPEndPoint>();
+        foreach (var address in parsed.GetValue(bind)!)
+        {
+            if (!IPAddress.TryParse(address.Trim('[', ']'), out var ip))
+            {
+                return Fail($"--bind: '{address}' is not an IPv4 or IPv6 address");
+            }
+
+            endpoints.Add(new IPEndPoint(ip, portValue));
+        }
+
+        var timeoutValue = parsed.GetValue(timeout);
+        if (timeoutValue <= 0)
+        {
+            return Fail($"--timeout: {timeoutValue} must be a positive number of seconds");
+        }
+
+        var threadsValue = parsed.GetValue(threads);
+        if (threadsValue is < 1 or > 1024)
+        {
+            return Fail($"--threads: {threadsValue} must be between 1 and 1024");
+        }
+
+        return run(new Settings
+        {
+            Endpoints = endpoints,
+            Root = Path.GetFullPath(parsed.GetValue(root)!),
+            Timeout = TimeSpan.FromSeconds(timeoutValue),
+            Threads = threadsValue,
+            Verbosity = parsed.GetValue(verbose),
+            Debug = parsed.GetValue(debug),
+        });
+    }
+
+    private static int Fail(string message)
+    {
+        Console.Error.WriteLine($"replicator: {message}");
+        return UsageError;
+    }
+}

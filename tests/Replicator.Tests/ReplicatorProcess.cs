@@ -1,0 +1,126 @@
+using System.Diagnostics;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text.RegularExpressions;
+
+namespace Replicator.Tests;
+
+/// <summary>
+/// The real program in a child process (dotnet replicator.dll ...), listening on a port the OS picks; the port is read
+/// from its "listening on" line.
+/// </summary>
+internal sealed partial class ReplicatorProcess : IDisposable
+{
+    private readonly Process _process;
+    private readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _output = [];
+
+    private ReplicatorProcess(Process process)
+    {
+        _process = process;
+    }
+
+    public IReadOnlyList<string> Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return [.. _output];
+            }
+        }
+    }
+
+    public Process Process => _process;
+
+    public static async Task<ReplicatorProcess> StartAsync(params string[] args)
+    {
+        var process = Launch(args);
+        var running = new ReplicatorProcess(process);
+        process.OutputDataReceived += (_, e) => running.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => running.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _ = process.WaitForExitAsync().ContinueWith(_ => running._listening.TrySetException(new InvalidOperationException("replicator exited before listening:\n" + string.Join('\n', running.Output))), TaskScheduler.Default);
+        await running._listening.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        return running;
+    }
+
+    /// <summary>Runs the program to completion and returns its exit code and everything it wrote.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunToEndAsync(params string[] args)
+    {
+        using var process = Launch(args);
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    public IPEndPoint Endpoint => _listening.Task.Result;
+
+    public void Signal(int signal)
+    {
+        if (kill(_process.Id, signal) != 0)
+        {
+            throw new InvalidOperationException($"kill({_process.Id}, {signal}) failed");
+        }
+    }
+
+    public async Task<int> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        return _process.ExitCode;
+    }
+
+    public void Dispose()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit();
+        }
+
+        _process.Dispose();
+    }
+
+    private static Process Launch(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "replicator.dll"));
+        foreach (var arg in args)
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return Process.Start(start)!;
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            _output.Add(line);
+        }
+
+        if (ListeningLine().Match(line) is { Success: true } match)
+        {
+            _listening.TrySetResult(IPEndPoint.Parse(match.Groups[1].Value));
+        }
+    }
+
+    [GeneratedRegex(@"listening on (\S+),")]
+    private static partial Regex ListeningLine();
+
+    [DllImport("libc", SetLastError = true)]
+    private static extern int kill(int pid, int sig);
+}
