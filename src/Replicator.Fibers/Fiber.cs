@@ -17,17 +17,21 @@ public sealed class Fiber
     private static long s_lastId;
 
     private readonly Func<Fiber, ValueTask> _body;
+    private object _name;
     private GatheredLog? _gatheredLog;
+    private ValueTask _runningBody;
 
-    internal Fiber(FiberLoop loop, string name, Func<Fiber, ValueTask> body, bool gatherLog)
+    /// <param name="name">A string, or an object (a remote endpoint) formatted only if the name is ever read.</param>
+    /// <param name="owned">Disposed when the fiber ends (an accepted connection's socket).</param>
+    internal Fiber(FiberLoop loop, object name, Func<Fiber, ValueTask> body, bool gatherLog, IDisposable? owned = null)
     {
         Loop = loop;
-        Name = name;
+        _name = name;
         _body = body;
         GatherLog = gatherLog;
+        Owned = owned;
         Id = Interlocked.Increment(ref s_lastId);
         Waiter = new FiberWaiter(this);
-        SynchronizationContext = new FiberSynchronizationContext(this);
         StartTimestamp = loop.TimeProvider.GetTimestamp();
     }
 
@@ -37,7 +41,7 @@ public sealed class Fiber
     /// <summary>Unique in the process; debug output shows it in hex.</summary>
     public long Id { get; }
 
-    public string Name { get; }
+    public string Name => _name as string ?? (string)(_name = _name.ToString() ?? string.Empty);
 
     public FiberLoop Loop { get; }
 
@@ -51,7 +55,11 @@ public sealed class Fiber
 
     internal FiberWaiter Waiter { get; }
 
-    internal SynchronizationContext SynchronizationContext { get; }
+    /// <summary>Installed while the fiber runs: brings stray continuations back to this loop as this fiber.</summary>
+    internal SynchronizationContext SynchronizationContext => Waiter;
+
+    /// <summary>What the fiber owns and disposes when it ends, such as its connection's socket.</summary>
+    internal IDisposable? Owned { get; }
 
     internal bool GatherLog { get; }
 
@@ -106,7 +114,50 @@ public sealed class Fiber
         return previous;
     }
 
-    internal ValueTask RunBodyAsync() => _body(this);
+    /// <summary>
+    /// Starts the body; the loop's EndFiber runs when it has ended, however it ended. No async wrapper frame is kept
+    /// per fiber: the body's own task is observed directly.
+    /// </summary>
+    internal void StartBody()
+    {
+        try
+        {
+#pragma warning disable CA2012 // Stored to be consumed exactly once, by ObserveBody.
+            _runningBody = _body(this);
+#pragma warning restore CA2012
+        }
+        catch (Exception e)
+        {
+            Loop.EndFiber(this, e);
+            return;
+        }
+
+        if (_runningBody.IsCompleted)
+        {
+            ObserveBody();
+            return;
+        }
+
+        // With the scheduling context (this fiber's, installed by the loop): an async method's task may run its
+        // continuations on the thread pool, and the end of a fiber must be observed on its loop.
+        _runningBody.GetAwaiter().UnsafeOnCompleted(ObserveBody);
+    }
+
+    private void ObserveBody()
+    {
+        Exception? error = null;
+        try
+        {
+            _runningBody.GetAwaiter().GetResult();
+        }
+        catch (Exception e)
+        {
+            error = e;
+        }
+
+        _runningBody = default;
+        Loop.EndFiber(this, error);
+    }
 
     /// <summary>Keeps a rendered log line until the fiber ends (GatherFiber mode).</summary>
     internal void Gather(FiberLogSink sink, DateTimeOffset startedAt, string line)

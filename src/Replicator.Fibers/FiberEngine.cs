@@ -84,10 +84,12 @@ public sealed class FiberEngine : IDisposable
             throw;
         }
 
+        // One delegate per listener serves every connection: the socket travels as what the fiber owns.
+        Func<Fiber, ValueTask> serve = fiber => handler(fiber, (Socket)fiber.Owned!);
         for (var i = 0; i < listeners.Count; i++)
         {
             var listener = listeners[i];
-            _loops[i].Spawn($"listener {bound}", fiber => AcceptLoopAsync(fiber, listener, handler), gatherLog: false);
+            _loops[i].Spawn($"listener {bound}", fiber => AcceptLoopAsync(fiber, listener, serve), gatherLog: false);
         }
 
         return bound;
@@ -174,7 +176,7 @@ public sealed class FiberEngine : IDisposable
         }
     }
 
-    private async ValueTask AcceptLoopAsync(Fiber fiber, Socket listener, FiberConnectionHandler handler)
+    private async ValueTask AcceptLoopAsync(Fiber fiber, Socket listener, Func<Fiber, ValueTask> serve)
     {
         using var _ = listener;
         var pressure = TimeSpan.FromMilliseconds(100);
@@ -215,15 +217,7 @@ public sealed class FiberEngine : IDisposable
             client.Blocking = false;
             client.NoDelay = true;
             var loop = _options.Distribution == ListenerDistribution.HandOff ? NextLoop() : fiber.Loop;
-            loop.Spawn(client.RemoteEndPoint?.ToString() ?? "client", connection => RunConnectionAsync(connection, client, handler));
-        }
-    }
-
-    private static async ValueTask RunConnectionAsync(Fiber fiber, Socket client, FiberConnectionHandler handler)
-    {
-        using (client)
-        {
-            await handler(fiber, client);
+            loop.Spawn(client.RemoteEndPoint ?? (object)"client", serve, gatherLog: true, owned: client);
         }
     }
 

@@ -61,9 +61,11 @@ public sealed partial class FiberLoop : IDisposable
     /// Starts a fiber on this loop. Any thread may call it; the body runs on the loop thread from its first line.
     /// </summary>
     /// <param name="gatherLog">Gather the fiber's log lines into one block written when it ends (false for long-lived fibers such as listeners).</param>
-    public Fiber Spawn(string name, Func<Fiber, ValueTask> body, bool gatherLog = true)
+    public Fiber Spawn(string name, Func<Fiber, ValueTask> body, bool gatherLog = true) => Spawn((object)name, body, gatherLog, owned: null);
+
+    internal Fiber Spawn(object name, Func<Fiber, ValueTask> body, bool gatherLog, IDisposable? owned)
     {
-        var fiber = new Fiber(this, name, body, gatherLog);
+        var fiber = new Fiber(this, name, body, gatherLog, owned);
         var start = new LoopWork(LoopWorkKind.Start, fiber);
         if (IsLoopThread)
         {
@@ -205,34 +207,30 @@ public sealed partial class FiberLoop : IDisposable
 
         _firstFiber = fiber;
         FiberCount++;
-#pragma warning disable CA2012 // Nobody awaits a fiber: RunFiberAsync catches everything and EndFiber records the end.
-        _ = RunFiberAsync(fiber);
-#pragma warning restore CA2012
+        fiber.StartBody();
     }
 
-    private async ValueTask RunFiberAsync(Fiber fiber)
+    internal void EndFiber(Fiber fiber, Exception? error)
     {
-        try
-        {
-            await fiber.RunBodyAsync();
-        }
-        catch (FiberStoppedException) when (_stopping.IsCancellationRequested)
+        if (error is FiberStoppedException && _stopping.IsCancellationRequested)
         {
             _logger.Debug("Fiber {Fiber:l} stopped with the engine", fiber.ToString());
         }
-        catch (Exception e)
+        else if (error is not null)
         {
             // An unhandled exception ends this fiber only; the others run on.
-            _logger.Error(e, "Fiber {Fiber:l} failed: {Message:l}", fiber.ToString(), e.Message);
+            _logger.Error(error, "Fiber {Fiber:l} failed: {Message:l}", fiber.ToString(), error.Message);
         }
-        finally
-        {
-            EndFiber(fiber);
-        }
-    }
 
-    private void EndFiber(Fiber fiber)
-    {
+        try
+        {
+            fiber.Owned?.Dispose();
+        }
+        catch (Exception e)
+        {
+            _logger.Error(e, "Disposing what fiber {Fiber:l} owned failed", fiber.ToString());
+        }
+
         if (fiber.Previous is null)
         {
             _firstFiber = fiber.Next;

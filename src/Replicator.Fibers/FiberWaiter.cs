@@ -21,8 +21,12 @@ internal enum WaitKind : byte
 /// <see cref="IValueTaskSource"/> behind every <see cref="ValueTask"/> a wait returns; a version number (the token)
 /// tells a current wait from a stale completion. All of its state is touched on the fiber's loop thread only;
 /// other threads complete it by posting to that loop.
+///
+/// It doubles as the fiber's <see cref="SynchronizationContext"/> (one object less per fiber): a continuation the
+/// fiber did not expect to leave the loop (an awaited Task, a nested async method) comes back to the same loop, as
+/// the same fiber, instead of running on the thread pool.
 /// </summary>
-internal sealed class FiberWaiter : IValueTaskSource
+internal sealed class FiberWaiter : SynchronizationContext, IValueTaskSource
 {
     private Action<object?>? _continuation;
     private object? _continuationState;
@@ -132,6 +136,13 @@ internal sealed class FiberWaiter : IValueTaskSource
             ExceptionDispatchInfo.Throw(error);
         }
     }
+
+    public override void Post(SendOrPostCallback d, object? state) => Fiber.Loop.Post(Fiber, d, state);
+
+    public override void Send(SendOrPostCallback d, object? state) =>
+        throw new NotSupportedException("a fiber cannot block its loop waiting for itself");
+
+    public override SynchronizationContext CreateCopy() => this;
 
     private void CheckToken(short token)
     {
