@@ -402,11 +402,14 @@ public abstract class EngineTests : IDisposable
     {
         var engine = StartEngine();
         var cleanedUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var accepted = new TaskCompletionSource<FiberLoop>(TaskCreationOptions.RunContinuationsAsynchronously);
         var endpoint = engine.Listen(new IPEndPoint(IPAddress.Loopback, 0), async (fiber, client) =>
         {
             try
             {
-                await fiber.ReadableAsync(client, s_long, interruptOnStop: true);
+                var wait = fiber.ReadableAsync(client, s_long, interruptOnStop: true);
+                accepted.SetResult(fiber.Loop);
+                await wait;
             }
             finally
             {
@@ -415,6 +418,8 @@ public abstract class EngineTests : IDisposable
         });
         using var idle = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await idle.ConnectAsync(endpoint);
+        // The handshake completes in the kernel; wait until the engine has taken the connection and its fiber waits.
+        await Barrier(await accepted.Task.Within());
 
         // The grace period is long: only the interruptible waits can let the loops end quickly.
         await engine.StopAsync(TimeSpan.FromHours(1)).Within();
