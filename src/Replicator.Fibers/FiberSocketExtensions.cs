@@ -1,6 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+using Replicator.Fibers.Polling;
 
 namespace Replicator.Fibers;
 
@@ -51,6 +54,49 @@ public static class FiberSocketExtensions
             {
                 throw new SocketException((int)error);
             }
+        }
+    }
+
+    /// <summary>
+    /// Sends <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> with sendfile(2):
+    /// the kernel copies from the page cache to the socket, the bytes never pass through managed memory.
+    /// </summary>
+    public static async ValueTask SendFileAsync(this Fiber fiber, Socket socket, SafeFileHandle file, long offset, long count, TimeSpan timeout)
+    {
+        var socketFd = (int)socket.SafeHandle.DangerousGetHandle();
+        var fileFd = (int)file.DangerousGetHandle();
+        while (count > 0)
+        {
+            var sent = SendFileOnce(socketFd, fileFd, ref offset, count);
+            if (sent > 0)
+            {
+                count -= sent;
+            }
+            else if (sent == 0)
+            {
+                throw new EndOfStreamException("the file ended before the bytes to send");
+            }
+            else
+            {
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Interop.EAGAIN && errno != Interop.EINTR)
+                {
+                    throw new SocketException(errno == 32 ? (int)SocketError.Shutdown : errno == 104 ? (int)SocketError.ConnectionReset : (int)SocketError.SocketError);
+                }
+
+                if (errno == Interop.EAGAIN)
+                {
+                    await fiber.WritableAsync(socket, timeout);
+                }
+            }
+        }
+    }
+
+    private static unsafe long SendFileOnce(int socketFd, int fileFd, ref long offset, long count)
+    {
+        fixed (long* position = &offset)
+        {
+            return Interop.sendfile(socketFd, fileFd, position, (nuint)Math.Min(count, 1L << 30));
         }
     }
 

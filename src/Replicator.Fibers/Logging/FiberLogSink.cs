@@ -34,6 +34,12 @@ public sealed class FiberLogSink : ILogEventSink
         Mode = mode;
     }
 
+    /// <summary>
+    /// A log event property that makes the event go out at once even from a gathering fiber (an access-log line
+    /// should not wait for its connection to close).
+    /// </summary>
+    public const string ImmediateProperty = "Immediate";
+
     public FiberLogMode Mode { get; }
 
     /// <summary>Replaces the output (for instance a log file reopened after rotation) and returns the old one.</summary>
@@ -50,7 +56,7 @@ public sealed class FiberLogSink : ILogEventSink
     public void Emit(LogEvent logEvent)
     {
         var fiber = Fiber.Current;
-        if (fiber is null || (Mode == FiberLogMode.Gather && !fiber.GatherLog))
+        if (fiber is null || (Mode == FiberLogMode.Gather && (!fiber.GatherLog || logEvent.Properties.ContainsKey(ImmediateProperty))))
         {
             Write($"[ {logEvent.Timestamp.ToLocalTime():HH:mm:ss.fff} ] {Render(logEvent)}");
         }

@@ -75,6 +75,9 @@ internal static unsafe partial class Interop
     [LibraryImport(LibC, SetLastError = true)]
     internal static partial int close(int fd);
 
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial nint sendfile(int out_fd, int in_fd, long* offset, nuint count);
+
     /// <summary>Throws the errno of the last call as an exception that names the call.</summary>
     internal static Exception Error(string call)
     {

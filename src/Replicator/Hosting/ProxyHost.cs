@@ -1,5 +1,6 @@
+using System.IO.Abstractions;
 using System.Net.Sockets;
-using System.Text;
+using Replicator.Proxy;
 using Replicator.Fibers;
 using Replicator.Fibers.Logging;
 using Serilog;
@@ -35,13 +36,14 @@ internal static class ProxyHost
             LoopCount = settings.Threads,
             Poller = FiberEngineOptions.PollerFromEnvironment(),
         });
+        var proxy = new ProxyServer(settings, new FileSystem());
         // Before the first "listening" line: whoever reads it may signal at once.
         using var signals = engine.StopOnSignals(s_stopGrace);
         foreach (var endpoint in settings.Endpoints)
         {
             try
             {
-                var bound = engine.Listen(endpoint, (fiber, client) => ServeAsync(fiber, client, settings));
+                var bound = engine.Listen(endpoint, (fiber, client) => proxy.Serve(fiber, client));
                 Log.Information("Replicator listening on {Endpoint:l}, cache in {Root:l}", bound.ToString(), settings.Root);
             }
             catch (SocketException e)
@@ -62,30 +64,5 @@ internal static class ProxyHost
         Console.Error.WriteLine($"replicator: {message}");
         Log.CloseAndFlush();
         return 1;
-    }
-
-    // Until the proxy lands: read one request head and say so, so that the listener can be checked end to end.
-    private static async ValueTask ServeAsync(Fiber fiber, Socket client, Settings settings)
-    {
-        var buffer = new byte[8192];
-        var length = 0;
-        while (length < buffer.Length)
-        {
-            var n = await fiber.ReceiveAsync(client, buffer.AsMemory(length), settings.Timeout, interruptOnStop: length == 0);
-            if (n == 0)
-            {
-                return;
-            }
-
-            length += n;
-            if (buffer.AsSpan(0, length).IndexOf("\r\n\r\n"u8) >= 0)
-            {
-                break;
-            }
-        }
-
-        const string Reason = "the proxy is not built yet\n";
-        var response = $"HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain\r\nContent-Length: {Reason.Length}\r\nConnection: close\r\n\r\n{Reason}";
-        await fiber.SendAsync(client, Encoding.ASCII.GetBytes(response), settings.Timeout);
     }
 }

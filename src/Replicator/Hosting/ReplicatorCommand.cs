@@ -20,9 +20,12 @@ internal static class ReplicatorCommand
         var threads = new Option<int>("--threads") { Description = "engine loops (threads)", DefaultValueFactory = _ => Environment.ProcessorCount };
         var verbose = new Option<int>("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
         var debug = new Option<bool>("--debug") { Description = "write each fiber's lines at once, prefixed with its id, instead of one block per connection" };
+        var staticMode = new Option<bool>("--static") { Description = "serve a complete cached file without asking the origin" };
+        var offline = new Option<bool>("--offline") { Description = "never connect upstream: serve what is cached, 504 for anything else" };
+        var connectPorts = new Option<int[]>("--connect-port") { Description = "a port CONNECT tunnels may reach (repeatable)", DefaultValueFactory = _ => [443] };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -64,6 +67,15 @@ internal static class ReplicatorCommand
             return Fail($"--threads: {threadsValue} must be between 1 and 1024");
         }
 
+        var connectPortValues = parsed.GetValue(connectPorts)!;
+        foreach (var connectPort in connectPortValues)
+        {
+            if (connectPort is < 1 or > 65535)
+            {
+                return Fail($"--connect-port: {connectPort} is not a TCP port (1-65535)");
+            }
+        }
+
         return run(new Settings
         {
             Endpoints = endpoints,
@@ -72,6 +84,9 @@ internal static class ReplicatorCommand
             Threads = threadsValue,
             Verbosity = parsed.GetValue(verbose),
             Debug = parsed.GetValue(debug),
+            Static = parsed.GetValue(staticMode) || parsed.GetValue(offline),
+            Offline = parsed.GetValue(offline),
+            ConnectPorts = connectPortValues.ToHashSet(),
         });
     }
 

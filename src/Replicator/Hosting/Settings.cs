@@ -16,4 +16,13 @@ internal sealed record Settings
     public bool Debug { get; init; }
 
     public int Verbosity { get; init; }
+
+    /// <summary>Serve a complete cached file without asking the origin.</summary>
+    public bool Static { get; init; }
+
+    /// <summary>Never connect upstream: cached entries are served, anything else gets 504.</summary>
+    public bool Offline { get; init; }
+
+    /// <summary>Ports a CONNECT tunnel may reach.</summary>
+    public IReadOnlySet<int> ConnectPorts { get; init; } = new HashSet<int> { 443 };
 }

@@ -1,0 +1,101 @@
+using Replicator.Http;
+
+namespace Replicator.Cache;
+
+/// <summary>
+/// The caching rules of RFC 9111 that Replicator follows: what may be stored, how old a stored response is, and
+/// whether it may be served without asking the origin. There is no heuristic freshness: a response without an
+/// explicit lifetime (max-age, s-maxage, Expires) is revalidated every time, as the original did.
+/// </summary>
+internal static class Freshness
+{
+    /// <summary>Whether a response to a GET may be stored (RFC 9111 section 3).</summary>
+    public static bool IsStorable(RequestHead request, ResponseHead response)
+    {
+        if (response.Status != 200)
+        {
+            return false;
+        }
+
+        var responseControl = CacheControl.Parse(response.Headers);
+        if (responseControl.Has("no-store") || responseControl.Has("private") || CacheControl.Parse(request.Headers).Has("no-store"))
+        {
+            return false;
+        }
+
+        if (response.Headers.HasToken("Vary", "*"))
+        {
+            return false;
+        }
+
+        // A shared cache must not reuse an answer to an authorised request unless the response allows it (section 3.5).
+        return !request.Headers.Contains("Authorization")
+            || responseControl.Has("public") || responseControl.Has("s-maxage") || responseControl.Has("must-revalidate");
+    }
+
+    /// <summary>How long the response is fresh; null when it states no lifetime.</summary>
+    public static TimeSpan? Lifetime(HttpHeaders response)
+    {
+        var control = CacheControl.Parse(response);
+        if (control.Seconds("s-maxage") is { } shared)
+        {
+            return shared;
+        }
+
+        if (control.Seconds("max-age") is { } maxAge)
+        {
+            return maxAge;
+        }
+
+        if (response.Contains("Expires"))
+        {
+            // An invalid Expires (such as "0") means already expired.
+            return HttpDate.TryParse(response["Expires"], out var expires) && HttpDate.TryParse(response["Date"], out var date)
+                ? expires - date
+                : TimeSpan.Zero;
+        }
+
+        return null;
+    }
+
+    /// <summary>The stored response's current age (RFC 9111 section 4.2.3).</summary>
+    public static TimeSpan Age(StoredResponse stored, DateTimeOffset now)
+    {
+        var apparent = HttpDate.TryParse(stored.Headers["Date"], out var date) ? Max(TimeSpan.Zero, stored.ResponseTime - date) : TimeSpan.Zero;
+        var ageValue = long.TryParse(stored.Headers["Age"], out var seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
+        var corrected = ageValue + (stored.ResponseTime - stored.RequestTime);
+        return Max(apparent, corrected) + Max(TimeSpan.Zero, now - stored.ResponseTime);
+    }
+
+    /// <summary>Whether <paramref name="stored"/> may answer <paramref name="request"/> without asking the origin.</summary>
+    public static bool IsFresh(StoredResponse stored, HttpHeaders request, DateTimeOffset now)
+    {
+        if (stored.Synthesized || CacheControl.Parse(stored.Headers).Has("no-cache"))
+        {
+            return false;
+        }
+
+        var requestControl = CacheControl.Parse(request);
+        if (requestControl.Has("no-cache") || (!request.Contains("Cache-Control") && request.HasToken("Pragma", "no-cache")))
+        {
+            return false;
+        }
+
+        var age = Age(stored, now);
+        if (requestControl.Seconds("max-age") is { } maxAge && age > maxAge)
+        {
+            return false;
+        }
+
+        return Lifetime(stored.Headers) is { } lifetime && age < lifetime;
+    }
+
+    /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>
+    public static bool MustRevalidate(StoredResponse stored)
+    {
+        var control = CacheControl.Parse(stored.Headers);
+        return control.Has("must-revalidate") || control.Has("proxy-revalidate");
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+}

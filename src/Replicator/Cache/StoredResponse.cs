@@ -1,0 +1,164 @@
+using System.Globalization;
+using System.Text;
+using Replicator.Http;
+
+namespace Replicator.Cache;
+
+/// <summary>
+/// What the cache keeps about a stored body besides its bytes: the response's end-to-end header fields (so a hit
+/// carries the same Content-Type, ETag, Cache-Control... as the original response), when it was fetched (for its
+/// age), and the body's length and time stamp (to tell that this metadata belongs to the body beside it).
+/// Stored as a readable HTTP head under ROOT/.replicator/meta/ (docs/cache-layout.md).
+/// </summary>
+internal sealed class StoredResponse
+{
+    private const string Prefix = "X-Replicator-";
+
+    /// <summary>Fields that describe one message, not the resource: never stored, never replayed from storage.</summary>
+    private static readonly HashSet<string> s_notStored = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade",
+        "Proxy-Authenticate", "Proxy-Authorization", "Content-Length", "Content-Range", "Age", "Set-Cookie", "Set-Cookie2", "Via",
+    };
+
+    public required HttpHeaders Headers { get; init; }
+
+    public required DateTimeOffset RequestTime { get; init; }
+
+    public required DateTimeOffset ResponseTime { get; init; }
+
+    /// <summary>The body's length in bytes.</summary>
+    public required long Length { get; init; }
+
+    /// <summary>The body file's modification time: Last-Modified when the response had one, else the response time.</summary>
+    public required DateTimeOffset BodyStamp { get; init; }
+
+    public string? Url { get; init; }
+
+    /// <summary>The request's values of the fields the response varies on (Vary), in order; null value: absent.</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> VaryKey { get; init; } = [];
+
+    /// <summary>True when this was made up for a body found without metadata (copied in by hand).</summary>
+    public bool Synthesized { get; init; }
+
+    public DateTimeOffset? LastModified => HttpDate.TryParse(Headers["Last-Modified"], out var value) ? value : null;
+
+    public string? ETag => Headers["ETag"];
+
+    /// <summary>The fields of <paramref name="response"/> worth storing, hop-by-hop ones and Connection-named ones dropped.</summary>
+    public static HttpHeaders StorableFields(HttpHeaders response)
+    {
+        var named = new HashSet<string>(response.GetList("Connection"), StringComparer.OrdinalIgnoreCase);
+        var kept = new HttpHeaders();
+        foreach (var (name, value) in response.Fields)
+        {
+            if (!s_notStored.Contains(name) && !named.Contains(name) && !name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+            {
+                kept.Add(name, value);
+            }
+        }
+
+        return kept;
+    }
+
+    /// <summary>The stored fields updated by a 304's fields (RFC 9111 section 4.3.4).</summary>
+    public StoredResponse Refreshed(HttpHeaders notModified, DateTimeOffset requestTime, DateTimeOffset responseTime)
+    {
+        var headers = Headers.Clone();
+        foreach (var (name, _) in StorableFields(notModified).Fields.DistinctBy(f => f.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            headers.Remove(name);
+        }
+
+        foreach (var (name, value) in StorableFields(notModified).Fields)
+        {
+            headers.Add(name, value);
+        }
+
+        return new StoredResponse
+        {
+            Headers = headers,
+            RequestTime = requestTime,
+            ResponseTime = responseTime,
+            Length = Length,
+            BodyStamp = BodyStamp,
+            Url = Url,
+            VaryKey = VaryKey,
+        };
+    }
+
+    public byte[] Serialize()
+    {
+        var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
+        Headers.WriteTo(text);
+        Append(text, "Url", Url ?? string.Empty);
+        Append(text, "Request-Time", RequestTime.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        Append(text, "Response-Time", ResponseTime.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        Append(text, "Length", Length.ToString(CultureInfo.InvariantCulture));
+        Append(text, "Body-Stamp", BodyStamp.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        foreach (var (name, value) in VaryKey)
+        {
+            Append(text, "Vary-" + (value is null ? "Absent" : "Value"), value is null ? name : $"{name}={value}");
+        }
+
+        text.Append("\r\n");
+        return Encoding.Latin1.GetBytes(text.ToString());
+    }
+
+    /// <summary>Reads what <see cref="Serialize"/> wrote; null when it is damaged or incomplete.</summary>
+    public static StoredResponse? TryParse(ReadOnlySpan<byte> bytes)
+    {
+        try
+        {
+            if (!HeadParser.TryParseResponse(bytes, out var head, out _))
+            {
+                return null;
+            }
+
+            var headers = new HttpHeaders();
+            var vary = new List<KeyValuePair<string, string?>>();
+            foreach (var (name, value) in head.Headers.Fields)
+            {
+                if (name.Equals(Prefix + "Vary-Value", StringComparison.OrdinalIgnoreCase))
+                {
+                    var equals = value.IndexOf('=', StringComparison.Ordinal);
+                    vary.Add(new(value[..equals], value[(equals + 1)..]));
+                }
+                else if (name.Equals(Prefix + "Vary-Absent", StringComparison.OrdinalIgnoreCase))
+                {
+                    vary.Add(new(value, null));
+                }
+                else if (!name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
+                {
+                    headers.Add(name, value);
+                }
+            }
+
+            return new StoredResponse
+            {
+                Headers = headers,
+                Url = head.Headers[Prefix + "Url"],
+                RequestTime = Time(head.Headers, "Request-Time"),
+                ResponseTime = Time(head.Headers, "Response-Time"),
+                Length = long.Parse(head.Headers[Prefix + "Length"]!, CultureInfo.InvariantCulture),
+                BodyStamp = Time(head.Headers, "Body-Stamp"),
+                VaryKey = vary,
+            };
+        }
+        catch (Exception e) when (e is HttpParseException or FormatException or ArgumentNullException or OverflowException or ArgumentOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The key a request must match to be served this response (RFC 9111 section 4.1).</summary>
+    public static List<KeyValuePair<string, string?>> VaryKeyOf(HttpHeaders response, HttpHeaders request) =>
+        [.. response.GetList("Vary").Select(name => new KeyValuePair<string, string?>(name.ToLowerInvariant(), request[name]))];
+
+    public bool MatchesVary(HttpHeaders request) => VaryKey.All(pair => string.Equals(pair.Value, request[pair.Key], StringComparison.Ordinal));
+
+    private static void Append(StringBuilder text, string name, string value) => text.Append(Prefix).Append(name).Append(": ").Append(value).Append("\r\n");
+
+    private static DateTimeOffset Time(HttpHeaders headers, string name) =>
+        DateTimeOffset.FromUnixTimeMilliseconds(long.Parse(headers[Prefix + name]!, CultureInfo.InvariantCulture));
+}

@@ -1,0 +1,99 @@
+using System.Buffers;
+using System.Net.Sockets;
+using Replicator.Fibers;
+
+namespace Replicator.Http;
+
+/// <summary>
+/// A socket with a receive buffer, for a fiber that parses what arrives. The buffer is rented only while it holds
+/// bytes and given back when drained, so an idle connection holds no buffer at all.
+/// </summary>
+internal sealed class BufferedConnection : IDisposable
+{
+    private const int InitialSize = 16 * 1024;
+
+    private byte[]? _buffer;
+    private int _start;
+    private int _end;
+
+    public BufferedConnection(Socket socket)
+    {
+        Socket = socket;
+    }
+
+    public Socket Socket { get; }
+
+    public ReadOnlySpan<byte> Buffered => _buffer is null ? default : _buffer.AsSpan(_start, _end - _start);
+
+    public ReadOnlyMemory<byte> BufferedMemory => _buffer is null ? default : _buffer.AsMemory(_start, _end - _start);
+
+    public int BufferedCount => _end - _start;
+
+    /// <summary>
+    /// Receives more bytes after those buffered; false at end of stream. With <paramref name="idle"/> the wait is
+    /// interrupted at once when the engine stops (a connection between requests), and no buffer is held during it.
+    /// </summary>
+    public async ValueTask<bool> ReceiveAsync(Fiber fiber, TimeSpan timeout, bool idle = false, int maxBuffered = HeadParser.MaxHead + 1)
+    {
+        if (_buffer is null)
+        {
+            await fiber.ReadableAsync(Socket, timeout, interruptOnStop: idle);
+            _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+        }
+        else if (_end == _buffer.Length)
+        {
+            if (_start > 0)
+            {
+                Buffered.CopyTo(_buffer);
+                _end -= _start;
+                _start = 0;
+            }
+            else
+            {
+                var larger = ArrayPool<byte>.Shared.Rent(Math.Min(_buffer.Length * 2, Math.Max(maxBuffered, InitialSize)));
+                _buffer.AsSpan(0, _end).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = larger;
+            }
+        }
+
+        if (_end == _buffer.Length)
+        {
+            return true; // full at the limit: the parser will refuse what it holds
+        }
+
+        var received = await fiber.ReceiveAsync(Socket, _buffer.AsMemory(_end), timeout, interruptOnStop: idle && _end == _start);
+        _end += received;
+        if (received == 0)
+        {
+            ReleaseIfEmpty();
+        }
+
+        return received > 0;
+    }
+
+    public void Consume(int count)
+    {
+        _start += count;
+        ReleaseIfEmpty();
+    }
+
+    public ValueTask SendAsync(Fiber fiber, ReadOnlyMemory<byte> data, TimeSpan timeout) => fiber.SendAsync(Socket, data, timeout);
+
+    public void Dispose()
+    {
+        _start = _end;
+        ReleaseIfEmpty();
+        Socket.Dispose();
+    }
+
+    private void ReleaseIfEmpty()
+    {
+        if (_start == _end && _buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_buffer);
+            _buffer = null;
+            _start = _end = 0;
+        }
+    }
+}

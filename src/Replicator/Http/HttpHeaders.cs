@@ -1,0 +1,88 @@
+using System.Text;
+
+namespace Replicator.Http;
+
+/// <summary>
+/// A message's header fields in the order they came, names compared without case, repeats kept (two Set-Cookie
+/// stay two). Small on purpose: a list, since a head has a few dozen fields at most.
+/// </summary>
+internal sealed class HttpHeaders
+{
+    private readonly List<KeyValuePair<string, string>> _fields = [];
+
+    public int Count => _fields.Count;
+
+    public IReadOnlyList<KeyValuePair<string, string>> Fields => _fields;
+
+    public string? this[string name] => Get(name);
+
+    public string? Get(string name)
+    {
+        foreach (var field in _fields)
+        {
+            if (field.Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return field.Value;
+            }
+        }
+
+        return null;
+    }
+
+    public bool Contains(string name) => Get(name) is not null;
+
+    /// <summary>Every value of a list-valued field (repeated fields and comma-separated values), trimmed.</summary>
+    public IEnumerable<string> GetList(string name)
+    {
+        foreach (var field in _fields)
+        {
+            if (field.Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                foreach (var item in field.Value.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+                {
+                    yield return item;
+                }
+            }
+        }
+    }
+
+    public bool HasToken(string name, string token)
+    {
+        foreach (var item in GetList(name))
+        {
+            if (item.Equals(token, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    public void Add(string name, string value) => _fields.Add(new(name, value));
+
+    /// <summary>Replaces every field of that name with one.</summary>
+    public void Set(string name, string value)
+    {
+        Remove(name);
+        Add(name, value);
+    }
+
+    public bool Remove(string name) => _fields.RemoveAll(field => field.Key.Equals(name, StringComparison.OrdinalIgnoreCase)) > 0;
+
+    public HttpHeaders Clone()
+    {
+        var copy = new HttpHeaders();
+        copy._fields.AddRange(_fields);
+        return copy;
+    }
+
+    /// <summary>Writes "Name: value\r\n" for every field.</summary>
+    public void WriteTo(StringBuilder builder)
+    {
+        foreach (var field in _fields)
+        {
+            builder.Append(field.Key).Append(": ").Append(field.Value).Append("\r\n");
+        }
+    }
+}

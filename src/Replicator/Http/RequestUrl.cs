@@ -1,0 +1,175 @@
+using System.Globalization;
+using System.Text;
+
+namespace Replicator.Http;
+
+/// <summary>
+/// An http URL from a request line, normalised (RFC 3986 section 6.2.2): scheme and host lower-cased, default port
+/// made explicit, percent-encoded unreserved characters decoded, other percent-encodings upper-cased, dot segments
+/// removed (a path can never climb above its root). After this, every '%' in the path is followed by two hex digits:
+/// the cache layout relies on that to make names that no URL can produce.
+/// </summary>
+internal sealed record RequestUrl(string Host, int Port, string Path, string? Query)
+{
+    public const int DefaultPort = 80;
+
+    public string PathAndQuery => Query is null ? Path : $"{Path}?{Query}";
+
+    /// <summary>The Host header value: the port is kept unless it is the default (the original dropped it).</summary>
+    public string Authority => Port == DefaultPort ? Host : $"{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
+
+    public override string ToString() => $"http://{Authority}{PathAndQuery}";
+
+    /// <summary>Parses an absolute-form request target; throws <see cref="HttpParseException"/> (400) when it is not a valid http URL.</summary>
+    public static RequestUrl ParseAbsolute(string target)
+    {
+        if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        {
+            HttpParseException.Reject(target.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+                ? "https URLs go through CONNECT"
+                : "only http URLs can be proxied");
+        }
+
+        var rest = target.AsSpan(7);
+        var fragment = rest.IndexOf('#');
+        if (fragment >= 0)
+        {
+            rest = rest[..fragment];
+        }
+
+        var pathStart = rest.IndexOfAny('/', '?');
+        var authority = pathStart < 0 ? rest : rest[..pathStart];
+        var (host, port) = ParseAuthority(authority.ToString(), DefaultPort);
+        var pathAndQuery = pathStart < 0 ? "/" : rest[pathStart..].ToString();
+        var question = pathAndQuery.IndexOf('?', StringComparison.Ordinal);
+        var path = question < 0 ? pathAndQuery : pathAndQuery[..question];
+        var query = question < 0 ? null : pathAndQuery[(question + 1)..];
+        return new RequestUrl(host, port, NormalizePath(path.Length == 0 ? "/" : path), query is null ? null : NormalizeEncoding(query, keepReserved: true));
+    }
+
+    /// <summary>Parses "host[:port]" (CONNECT targets, URL authorities); the host must be a DNS name or an IP literal.</summary>
+    public static (string Host, int Port) ParseAuthority(string authority, int defaultPort)
+    {
+        if (authority.Contains('@', StringComparison.Ordinal))
+        {
+            HttpParseException.Reject("user information in the URL is not allowed");
+        }
+
+        string host;
+        var portText = string.Empty;
+        if (authority.StartsWith('['))
+        {
+            var close = authority.IndexOf(']', StringComparison.Ordinal);
+            if (close < 0 || !System.Net.IPAddress.TryParse(authority[1..close], out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
+            {
+                HttpParseException.Reject("malformed IPv6 host");
+            }
+
+            host = authority[..(close + 1)].ToLowerInvariant();
+            if (close + 1 < authority.Length)
+            {
+                if (authority[close + 1] != ':')
+                {
+                    HttpParseException.Reject("malformed host");
+                }
+
+                portText = authority[(close + 2)..];
+            }
+        }
+        else
+        {
+            var colon = authority.LastIndexOf(':');
+            host = (colon < 0 ? authority : authority[..colon]).ToLowerInvariant();
+            portText = colon < 0 ? string.Empty : authority[(colon + 1)..];
+            if (host.Length == 0 || host.Length > 253 || !host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_') || host.StartsWith('.') || host.Contains("..", StringComparison.Ordinal))
+            {
+                HttpParseException.Reject("malformed host name");
+            }
+        }
+
+        var port = defaultPort;
+        if (portText.Length > 0 && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
+        {
+            HttpParseException.Reject("malformed port");
+        }
+
+        return (host, port);
+    }
+
+    /// <summary>Normalises percent-encoding and removes dot segments (RFC 3986 section 5.2.4).</summary>
+    internal static string NormalizePath(string path)
+    {
+        var output = new List<string>();
+        var segments = NormalizeEncoding(path, keepReserved: false).Split('/');
+        // segments[0] is the empty string before the leading '/'.
+        for (var i = 1; i < segments.Length; i++)
+        {
+            var segment = segments[i];
+            var last = i == segments.Length - 1;
+            if (segment == ".")
+            {
+                if (last)
+                {
+                    output.Add(string.Empty);
+                }
+            }
+            else if (segment == "..")
+            {
+                if (output.Count > 0)
+                {
+                    output.RemoveAt(output.Count - 1);
+                }
+
+                if (last)
+                {
+                    output.Add(string.Empty);
+                }
+            }
+            else
+            {
+                output.Add(segment);
+            }
+        }
+
+        return "/" + string.Join('/', output);
+    }
+
+    /// <summary>Decodes %XX of unreserved characters, upper-cases the hex of the others, refuses a bare '%'.</summary>
+    private static string NormalizeEncoding(string text, bool keepReserved)
+    {
+        if (!text.Contains('%', StringComparison.Ordinal))
+        {
+            return text;
+        }
+
+        var builder = new StringBuilder(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c != '%')
+            {
+                builder.Append(c);
+                continue;
+            }
+
+            if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
+            {
+                HttpParseException.Reject("invalid percent-encoding in the URL");
+            }
+
+            var decoded = (char)Convert.ToByte(text.Substring(i + 1, 2), 16);
+            if (!keepReserved && (char.IsAsciiLetterOrDigit(decoded) || decoded is '-' or '.' or '_' or '~'))
+            {
+                builder.Append(decoded);
+            }
+            else
+            {
+                builder.Append('%').Append(char.ToUpperInvariant(text[i + 1])).Append(char.ToUpperInvariant(text[i + 2]));
+            }
+
+            i += 2;
+        }
+
+        return builder.ToString();
+    }
+}

@@ -1,0 +1,143 @@
+using System.Net.Sockets;
+using Replicator.Fibers;
+using Replicator.Http;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// One client connection: requests are read and answered one after another, in order, so pipelined requests (apt
+/// sends up to ten) are answered in the order they came. Between requests the connection holds no buffer, and an
+/// engine stop ends it at once.
+///
+/// Per request: (1) parse the head (need more bytes, or 400/414/431 and close); (2) dispatch by form and method:
+/// CONNECT tunnels, origin-form gets the proxy's own page, GET and HEAD go through the cache, the rest is passed
+/// through; (3) an error before the response started is answered with its status and one line, after it the
+/// connection is closed; (4) one access-log line.
+/// </summary>
+internal sealed class ClientSession : IDisposable
+{
+    private readonly ProxyServer _server;
+    private readonly Fiber _fiber;
+    private readonly BufferedConnection _client;
+    private readonly string _clientName;
+
+    public ClientSession(ProxyServer server, Fiber fiber, Socket client)
+    {
+        _server = server;
+        _fiber = fiber;
+        _client = new BufferedConnection(client);
+        _clientName = client.RemoteEndPoint?.ToString() ?? "client";
+    }
+
+    public async ValueTask RunAsync()
+    {
+        try
+        {
+            while (await ReadRequestAsync() is { } request)
+            {
+                var exchange = new Exchange(_server, _fiber, _client, _clientName, request);
+                await HandleAsync(exchange);
+                exchange.WriteAccessLog();
+                if (!exchange.KeepAlive)
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception e) when (e is SocketException or FiberTimeoutException or FiberStoppedException or IOException)
+        {
+            Log.Debug("Client {Client:l} connection ended: {Reason:l}", _clientName, e.Message);
+        }
+        finally
+        {
+            Dispose();
+        }
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>The next request head, or null when the client is done (end of stream, idle timeout, or a malformed head, answered).</summary>
+    private async ValueTask<RequestHead?> ReadRequestAsync()
+    {
+        try
+        {
+            RequestHead? head;
+            int consumed;
+            while (!HeadParser.TryParseRequest(_client.Buffered, out head, out consumed))
+            {
+                var idle = _client.BufferedCount == 0;
+                if (!await _client.ReceiveAsync(_fiber, _server.Settings.Timeout, idle))
+                {
+                    return null;
+                }
+            }
+
+            _client.Consume(consumed);
+            return head;
+        }
+        catch (FiberTimeoutException) when (_client.BufferedCount == 0)
+        {
+            return null;
+        }
+        catch (HttpParseException e)
+        {
+            Log.Information("{Client:l} sent a malformed request: {Reason:l}", _clientName, e.Message);
+            await _client.SendAsync(_fiber, Messages.Error(e.Status, e.Message, keepAlive: false), _server.Settings.Timeout);
+            return null;
+        }
+    }
+
+    private static async ValueTask HandleAsync(Exchange exchange)
+    {
+        try
+        {
+            var request = exchange.Request;
+            if (request.Method == "CONNECT")
+            {
+                await Tunnel.RunAsync(exchange);
+                return;
+            }
+
+            if (request.Target.StartsWith('/') || request.Target == "*")
+            {
+                await StatusPage.SendAsync(exchange);
+                return;
+            }
+
+            exchange.Url = RequestUrl.ParseAbsolute(request.Target);
+            if ((request.Method is "GET" or "HEAD") && request.BodyFraming().Kind == BodyKind.None)
+            {
+                await CacheHandler.HandleAsync(exchange);
+            }
+            else
+            {
+                await Forwarder.PassThroughAsync(exchange);
+            }
+        }
+        catch (HttpParseException e)
+        {
+            await FailAsync(exchange, new ProxyException(e.Status, e.Message));
+        }
+        catch (ProxyException e)
+        {
+            await FailAsync(exchange, e);
+        }
+    }
+
+    private static async ValueTask FailAsync(Exchange exchange, ProxyException error)
+    {
+        exchange.Outcome = error.Outcome;
+        Log.Information("{Url:l}: {Status} {Reason:l}", exchange.Url?.ToString() ?? exchange.Request.Target, error.Status, error.Message);
+        if (exchange.ResponseStarted)
+        {
+            // Part of a response went out: the only honest end is to close, so the client sees it incomplete.
+            exchange.KeepAlive = false;
+            return;
+        }
+
+        // A request body we did not read would be taken for the next request: close unless there was none.
+        exchange.KeepAlive &= error.Status < 500 && exchange.Request.BodyFramingOrNone().Kind == BodyKind.None;
+        await exchange.SendErrorAsync(error.Status, error.Message);
+    }
+}

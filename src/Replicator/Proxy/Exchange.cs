@@ -1,0 +1,87 @@
+using Replicator.Fibers;
+using Replicator.Http;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// One request and its answer, as the client session sees it: what was asked, what was answered, and whether the
+/// client connection can carry another request. Ends with one access-log line.
+/// </summary>
+internal sealed class Exchange
+{
+    private readonly long _started;
+
+    public Exchange(ProxyServer server, Fiber fiber, BufferedConnection client, string clientName, RequestHead request)
+    {
+        Server = server;
+        Fiber = fiber;
+        Client = client;
+        ClientName = clientName;
+        Request = request;
+        _started = server.Clock.GetTimestamp();
+        KeepAlive = request.KeepAlive;
+    }
+
+    public ProxyServer Server { get; }
+
+    public Fiber Fiber { get; }
+
+    public BufferedConnection Client { get; }
+
+    public string ClientName { get; }
+
+    public RequestHead Request { get; }
+
+    public RequestUrl? Url { get; set; }
+
+    public TimeSpan Timeout => Server.Settings.Timeout;
+
+    /// <summary>Whether the client connection stays open after this exchange.</summary>
+    public bool KeepAlive { get; set; }
+
+    /// <summary>Whether any byte of the response went out (after that, an error can only close the connection).</summary>
+    public bool ResponseStarted { get; private set; }
+
+    public int Status { get; set; }
+
+    public long BytesSent { get; private set; }
+
+    public string Outcome { get; set; } = Outcomes.Pass;
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data)
+    {
+        ResponseStarted = true;
+        await Client.SendAsync(Fiber, data, Timeout);
+        BytesSent += data.Length;
+    }
+
+    public async ValueTask SendFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
+    {
+        ResponseStarted = true;
+        await Fiber.SendFileAsync(Client.Socket, file, offset, count, Timeout);
+        BytesSent += count;
+    }
+
+    public async ValueTask SendErrorAsync(int status, string reason)
+    {
+        Status = status;
+        await SendAsync(Messages.Error(status, reason, KeepAlive));
+    }
+
+    public void CountSent(long bytes) => BytesSent += bytes;
+
+    public void WriteAccessLog()
+    {
+        var duration = Server.Clock.GetElapsedTime(_started);
+        Log.ForContext(Fibers.Logging.FiberLogSink.ImmediateProperty, true).Information(
+            "{Client:l} {Method:l} {Url:l} {Status} {Bytes} {Outcome:l} {Duration}ms",
+            ClientName,
+            Request.Method,
+            Url?.ToString() ?? Request.Target,
+            Status,
+            BytesSent,
+            Outcome,
+            (long)duration.TotalMilliseconds);
+    }
+}

@@ -1,0 +1,212 @@
+using System.Buffers;
+using System.Globalization;
+using System.Text;
+using Replicator.Http;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// Talking to the origin: send a request (with its body, framed anew), read the response head, and pass a response
+/// through to the client with its body re-framed for the client (Content-Length kept; otherwise chunked for an
+/// HTTP/1.1 client and close-delimited for 1.0, so keep-alive survives wherever the client can have it).
+/// </summary>
+internal static class Forwarder
+{
+    /// <summary>Forwards the request as it is and passes the response through; nothing is cached.</summary>
+    public static async ValueTask PassThroughAsync(Exchange exchange)
+    {
+        var headers = Messages.EndToEnd(exchange.Request.Headers);
+        var (upstream, response) = await ExchangeAsync(exchange, exchange.Request.Method, headers, exchange.Request.BodyFraming());
+        exchange.Outcome = Outcomes.Pass;
+        await RelayResponseAsync(exchange, upstream, response);
+    }
+
+    /// <summary>
+    /// Sends a request to the origin and reads the final response head (1xx answers are relayed to an HTTP/1.1
+    /// client). A pooled connection that fails before any response byte is replaced once by a new one, unless the
+    /// request had a body already sent.
+    /// </summary>
+    public static async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)> ExchangeAsync(Exchange exchange, string method, HttpHeaders endToEnd, Framing requestBody)
+    {
+        var url = exchange.Url!;
+        if (exchange.Server.Settings.Offline)
+        {
+            throw new ProxyException(504, $"offline: {url} is not in the cache", Outcomes.Offline);
+        }
+
+        Messages.AddVia(endToEnd, exchange.Request.Version);
+        var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody);
+        var pool = UpstreamPool.Current;
+        for (var attempt = 0; ; attempt++)
+        {
+            UpstreamConnection? upstream = null;
+            try
+            {
+                upstream = await pool.GetAsync(exchange.Fiber, url.Host, url.Port, exchange.Timeout);
+                await upstream.Connection.SendAsync(exchange.Fiber, head, exchange.Timeout);
+                if (requestBody.Kind != BodyKind.None)
+                {
+                    await ForwardRequestBodyAsync(exchange, upstream, requestBody);
+                }
+
+                return (upstream, await ReadFinalHeadAsync(exchange, upstream, method));
+            }
+            catch (Exception e) when (e is not ProxyException || upstream is not null)
+            {
+                var reusedAndFresh = upstream is { Reused: true } && upstream.Connection.BufferedCount == 0 && requestBody.Kind == BodyKind.None;
+                upstream?.Dispose();
+                if (reusedAndFresh && attempt == 0 && e is not Fibers.FiberTimeoutException)
+                {
+                    continue; // the server closed an idle connection as we reused it
+                }
+
+                throw ProxyException.FromUpstream(e, url.Authority, exchange.Timeout);
+            }
+        }
+    }
+
+    /// <summary>Sends a response head and its body from the origin to the client; the upstream connection goes back to the pool when it can.</summary>
+    public static async ValueTask RelayResponseAsync(Exchange exchange, UpstreamConnection upstream, ResponseHead response)
+    {
+        var framing = response.BodyFraming(exchange.Request.Method);
+        var clientFraming = ClientFraming(exchange, framing);
+        var headers = Messages.EndToEnd(response.Headers);
+        Messages.AddVia(headers, response.Version);
+        exchange.Status = response.Status;
+        await exchange.SendAsync(Messages.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
+        var reader = new BodyReader(upstream.Connection, framing, 502);
+        try
+        {
+            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendBodyAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpParseException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
+        {
+            upstream.Dispose();
+            throw new ProxyException(502, $"upstream {exchange.Url!.Authority} broke off the body: {e.Message}");
+        }
+
+        if (clientFraming.Kind == BodyKind.Chunked)
+        {
+            await exchange.SendAsync("0\r\n\r\n"u8.ToArray());
+        }
+
+        Release(upstream, response, framing);
+    }
+
+    /// <summary>Pools the connection when its response ended cleanly and the server keeps it, else closes it.</summary>
+    public static void Release(UpstreamConnection upstream, ResponseHead response, Framing framing)
+    {
+        if (response.KeepAlive && framing.Kind != BodyKind.UntilClose)
+        {
+            UpstreamPool.Current.Return(upstream);
+        }
+        else
+        {
+            upstream.Dispose();
+        }
+    }
+
+    /// <summary>How a body of <paramref name="framing"/> is delimited towards this client; may turn keep-alive off.</summary>
+    public static Framing ClientFraming(Exchange exchange, Framing framing)
+    {
+        if (framing.Kind is BodyKind.None or BodyKind.Length)
+        {
+            return framing;
+        }
+
+        if (exchange.Request.IsHttp11)
+        {
+            return new Framing(BodyKind.Chunked);
+        }
+
+        exchange.KeepAlive = false;
+        return new Framing(BodyKind.UntilClose);
+    }
+
+    /// <summary>Sends a piece of body, as one chunk when the client's framing is chunked.</summary>
+    public static async ValueTask SendBodyAsync(Exchange exchange, ReadOnlyMemory<byte> piece, bool chunked)
+    {
+        if (!chunked)
+        {
+            await exchange.SendAsync(piece);
+            return;
+        }
+
+        var size = Encoding.ASCII.GetBytes(piece.Length.ToString("x", CultureInfo.InvariantCulture) + "\r\n");
+        var buffer = ArrayPool<byte>.Shared.Rent(size.Length + piece.Length + 2);
+        try
+        {
+            size.CopyTo(buffer, 0);
+            piece.Span.CopyTo(buffer.AsSpan(size.Length));
+            "\r\n"u8.CopyTo(buffer.AsSpan(size.Length + piece.Length));
+            await exchange.SendAsync(buffer.AsMemory(0, size.Length + piece.Length + 2));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private static async ValueTask<ResponseHead> ReadFinalHeadAsync(Exchange exchange, UpstreamConnection upstream, string method)
+    {
+        var connection = upstream.Connection;
+        while (true)
+        {
+            ResponseHead? head;
+            int consumed;
+            while (!HeadParser.TryParseResponse(connection.Buffered, out head, out consumed))
+            {
+                if (!await connection.ReceiveAsync(exchange.Fiber, exchange.Timeout))
+                {
+                    throw new IOException("closed the connection without a response");
+                }
+            }
+
+            connection.Consume(consumed);
+            if (head.Status >= 200)
+            {
+                return head;
+            }
+
+            if (head.Status == 101)
+            {
+                throw new ProxyException(502, "upstream switched protocols, which a caching proxy does not carry");
+            }
+
+            if (exchange.Request.IsHttp11)
+            {
+                await exchange.Client.SendAsync(exchange.Fiber, Messages.ClientResponse(head.Status, head.Reason, Messages.EndToEnd(head.Headers), Framing.None, keepAlive: true), exchange.Timeout);
+            }
+        }
+    }
+
+    private static async ValueTask ForwardRequestBodyAsync(Exchange exchange, UpstreamConnection upstream, Framing framing)
+    {
+        var reader = new BodyReader(exchange.Client, framing, 400);
+        var chunked = framing.Kind == BodyKind.Chunked;
+        while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendUpstreamAsync(state.Exchange, state.Upstream, piece, state.Chunked), (Exchange: exchange, Upstream: upstream, Chunked: chunked)))
+        {
+        }
+
+        if (chunked)
+        {
+            await upstream.Connection.SendAsync(exchange.Fiber, "0\r\n\r\n"u8.ToArray(), exchange.Timeout);
+        }
+    }
+
+    private static async ValueTask SendUpstreamAsync(Exchange exchange, UpstreamConnection upstream, ReadOnlyMemory<byte> piece, bool chunked)
+    {
+        if (chunked)
+        {
+            await upstream.Connection.SendAsync(exchange.Fiber, Encoding.ASCII.GetBytes(piece.Length.ToString("x", CultureInfo.InvariantCulture) + "\r\n"), exchange.Timeout);
+        }
+
+        await upstream.Connection.SendAsync(exchange.Fiber, piece, exchange.Timeout);
+        if (chunked)
+        {
+            await upstream.Connection.SendAsync(exchange.Fiber, "\r\n"u8.ToArray(), exchange.Timeout);
+        }
+    }
+}

@@ -1,0 +1,115 @@
+using System.Globalization;
+using System.Text;
+using Replicator.Http;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// How the proxy rewrites messages it forwards (RFC 9110 section 7.6): hop-by-hop fields (Connection and the fields
+/// it names, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization,
+/// Proxy-Authenticate) end at the proxy; Via gains the proxy; the upstream Host keeps a non-default port.
+/// </summary>
+internal static class Messages
+{
+    public const string ViaName = "replicator";
+
+    private static readonly HashSet<string> s_hopByHop = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+        "Proxy-Authorization", "Proxy-Authenticate", "Content-Length",
+    };
+
+    /// <summary>The end-to-end fields of a message (Content-Length too: the sender frames the body anew).</summary>
+    public static HttpHeaders EndToEnd(HttpHeaders headers, Func<string, bool>? drop = null)
+    {
+        var named = new HashSet<string>(headers.GetList("Connection"), StringComparer.OrdinalIgnoreCase);
+        var kept = new HttpHeaders();
+        foreach (var (name, value) in headers.Fields)
+        {
+            if (!s_hopByHop.Contains(name) && !named.Contains(name) && (drop is null || !drop(name)))
+            {
+                kept.Add(name, value);
+            }
+        }
+
+        return kept;
+    }
+
+    public static void AddVia(HttpHeaders headers, Version version)
+    {
+        var hop = $"{version.Major}.{version.Minor} {ViaName}";
+        var existing = headers["Via"];
+        headers.Set("Via", existing is null ? hop : $"{existing}, {hop}");
+    }
+
+    /// <summary>The head of a request to the origin, in origin-form.</summary>
+    public static byte[] UpstreamRequest(string method, RequestUrl url, HttpHeaders endToEnd, Framing body)
+    {
+        var text = new StringBuilder(256);
+        text.Append(method).Append(' ').Append(url.PathAndQuery).Append(" HTTP/1.1\r\nHost: ").Append(url.Authority).Append("\r\n");
+        endToEnd.WriteTo(text);
+        AppendFraming(text, body);
+        text.Append("\r\n");
+        return Encoding.Latin1.GetBytes(text.ToString());
+    }
+
+    /// <summary>The head of a response to the client; the framing says how its body is delimited.</summary>
+    public static byte[] ClientResponse(int status, string reason, HttpHeaders endToEnd, Framing body, bool keepAlive)
+    {
+        var text = new StringBuilder(256);
+        text.Append("HTTP/1.1 ").Append(status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(reason).Append("\r\n");
+        endToEnd.WriteTo(text);
+        AppendFraming(text, body);
+        if (!keepAlive)
+        {
+            text.Append("Connection: close\r\n");
+        }
+
+        text.Append("\r\n");
+        return Encoding.Latin1.GetBytes(text.ToString());
+    }
+
+    /// <summary>A complete error response: a one-line plain-text reason, never a stack trace.</summary>
+    public static byte[] Error(int status, string reason, bool keepAlive)
+    {
+        var body = reason + "\n";
+        var headers = new HttpHeaders();
+        headers.Add("Content-Type", "text/plain; charset=utf-8");
+        headers.Add("Cache-Control", "no-store");
+        var head = ClientResponse(status, ReasonPhrase(status), headers, new Framing(BodyKind.Length, Encoding.UTF8.GetByteCount(body)), keepAlive);
+        return [.. head, .. Encoding.UTF8.GetBytes(body)];
+    }
+
+    public static string ReasonPhrase(int status) => status switch
+    {
+        200 => "OK",
+        206 => "Partial Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        412 => "Precondition Failed",
+        414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        504 => "Gateway Timeout",
+        505 => "HTTP Version Not Supported",
+        _ => "Status",
+    };
+
+    private static void AppendFraming(StringBuilder text, Framing body)
+    {
+        if (body.Kind == BodyKind.Length)
+        {
+            text.Append("Content-Length: ").Append(body.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+        }
+        else if (body.Kind == BodyKind.Chunked)
+        {
+            text.Append("Transfer-Encoding: chunked\r\n");
+        }
+    }
+}

@@ -1,0 +1,36 @@
+using System.IO.Abstractions;
+using System.Net;
+using System.Net.Sockets;
+using Replicator.Cache;
+using Replicator.Fibers;
+using Replicator.Hosting;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// The replicating proxy: listens on the configured endpoints of a fiber engine and runs one
+/// <see cref="ClientSession"/> per accepted connection. Tests start it in-process on port 0.
+/// </summary>
+internal sealed class ProxyServer
+{
+    public ProxyServer(Settings settings, IFileSystem fileSystem, TimeProvider? clock = null)
+    {
+        Settings = settings;
+        Clock = clock ?? TimeProvider.System;
+        Store = new CacheStore(fileSystem, settings.Root);
+    }
+
+    public Settings Settings { get; }
+
+    public TimeProvider Clock { get; }
+
+    public CacheStore Store { get; }
+
+    public Downloads Downloads { get; } = new();
+
+    /// <summary>Listens on every configured endpoint; returns the bound endpoints (port 0 resolved).</summary>
+    public IReadOnlyList<IPEndPoint> Listen(FiberEngine engine) => [.. Settings.Endpoints.Select(endpoint => engine.Listen(endpoint, Serve))];
+
+    /// <summary>Serves one accepted client connection (the engine's connection handler).</summary>
+    public ValueTask Serve(Fiber fiber, Socket client) => new ClientSession(this, fiber, client).RunAsync();
+}

@@ -1,0 +1,47 @@
+using System.Net;
+using System.Text;
+using Replicator.Cache;
+using Replicator.Http;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// The answer to a request addressed to the proxy itself (origin-form, as a browser sends when pointed at the proxy's
+/// port as a web site): a small page that says what this is and lists the hosts in the cache tree.
+/// </summary>
+internal static class StatusPage
+{
+    public static async ValueTask SendAsync(Exchange exchange)
+    {
+        var request = exchange.Request;
+        exchange.Outcome = Outcomes.Hit;
+        if (request.Method is not ("GET" or "HEAD"))
+        {
+            throw new ProxyException(400, "this is a proxy: send requests for other servers in absolute form (GET http://host/path)");
+        }
+
+        var root = exchange.Server.Store.Root;
+        var hosts = Directory.Exists(root)
+            ? Directory.EnumerateDirectories(root).Select(Path.GetFileName).Where(name => name != CacheLayout.PrivateDirectory).Order(StringComparer.Ordinal).ToList()
+            : [];
+        var html = new StringBuilder();
+        html.Append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Replicator</title></head><body>\n");
+        html.Append("<h1>Replicator</h1>\n<p>A caching HTTP mirror proxy. Set it as the HTTP proxy of a browser or of apt ");
+        html.Append("(<code>Acquire::http::Proxy \"http://this-host:port\";</code>); everything fetched through it is mirrored under ");
+        html.Append("<code>").Append(WebUtility.HtmlEncode(root)).Append("</code> as <code>host:port/path</code>.</p>\n");
+        html.Append("<h2>Hosts in the cache (").Append(hosts.Count).Append(")</h2>\n<ul>\n");
+        foreach (var host in hosts)
+        {
+            html.Append("<li><code>").Append(WebUtility.HtmlEncode(host)).Append("/</code></li>\n");
+        }
+
+        html.Append("</ul>\n</body></html>\n");
+        var body = Encoding.UTF8.GetBytes(html.ToString());
+        var headers = new HttpHeaders();
+        headers.Add("Content-Type", "text/html; charset=utf-8");
+        headers.Add("Cache-Control", "no-store");
+        exchange.Status = 200;
+        var head = Messages.ClientResponse(200, "OK", headers, new Framing(BodyKind.Length, body.Length), exchange.KeepAlive);
+        await exchange.SendAsync(request.Method == "HEAD" ? head : [.. head, .. body]);
+    }
+}

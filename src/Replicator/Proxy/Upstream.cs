@@ -1,0 +1,135 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Replicator.Fibers;
+using Replicator.Http;
+
+namespace Replicator.Proxy;
+
+/// <summary>A connection to an origin server, kept for reuse while it stays valid.</summary>
+internal sealed class UpstreamConnection : IDisposable
+{
+    public UpstreamConnection(string key, Socket socket)
+    {
+        Key = key;
+        Connection = new BufferedConnection(socket);
+    }
+
+    public string Key { get; }
+
+    public BufferedConnection Connection { get; }
+
+    /// <summary>True when it came from the pool: a failure before any response byte may be retried once.</summary>
+    public bool Reused { get; set; }
+
+    public long IdleSince { get; set; }
+
+    public void Dispose() => Connection.Dispose();
+}
+
+/// <summary>
+/// Opens upstream connections and keeps idle ones per host:port for reuse. One pool per loop thread: a fiber never
+/// leaves its loop, so neither do its connections, and the pool needs no lock. Names are resolved on the thread
+/// pool (never on the loop) and remembered for a minute.
+/// </summary>
+internal sealed class UpstreamPool
+{
+    private const int MaxIdlePerHost = 16;
+    private static readonly TimeSpan s_idleLimit = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan s_dnsLifetime = TimeSpan.FromMinutes(1);
+    private static readonly ConcurrentDictionary<string, (IPAddress[] Addresses, long Expires)> s_dns = new(StringComparer.OrdinalIgnoreCase);
+
+    [ThreadStatic]
+    private static UpstreamPool? s_current;
+
+    private readonly Dictionary<string, Stack<UpstreamConnection>> _idle = new(StringComparer.Ordinal);
+
+    /// <summary>The pool of the loop thread that calls.</summary>
+    public static UpstreamPool Current => s_current ??= new UpstreamPool();
+
+    public static string KeyOf(string host, int port) => $"{host}:{port}";
+
+    /// <summary>A pooled connection to host:port that still looks alive, or a new one.</summary>
+    public async ValueTask<UpstreamConnection> GetAsync(Fiber fiber, string host, int port, TimeSpan timeout)
+    {
+        var key = KeyOf(host, port);
+        var now = Environment.TickCount64;
+        if (_idle.TryGetValue(key, out var stack))
+        {
+            while (stack.TryPop(out var pooled))
+            {
+                // Readable while idle means the server closed it (or sent garbage): not reusable.
+                if (now - pooled.IdleSince < s_idleLimit.TotalMilliseconds && !pooled.Connection.Socket.Poll(0, SelectMode.SelectRead))
+                {
+                    pooled.Reused = true;
+                    return pooled;
+                }
+
+                pooled.Dispose();
+            }
+        }
+
+        return new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout));
+    }
+
+    public void Return(UpstreamConnection connection)
+    {
+        if (!_idle.TryGetValue(connection.Key, out var stack))
+        {
+            _idle[connection.Key] = stack = new Stack<UpstreamConnection>();
+        }
+
+        if (stack.Count >= MaxIdlePerHost || connection.Connection.BufferedCount > 0)
+        {
+            connection.Dispose();
+            return;
+        }
+
+        connection.IdleSince = Environment.TickCount64;
+        stack.Push(connection);
+    }
+
+    public static async ValueTask<Socket> ConnectAsync(Fiber fiber, string host, int port, TimeSpan timeout)
+    {
+        var addresses = await ResolveAsync(fiber, host, timeout);
+        Exception? last = null;
+        foreach (var address in addresses)
+        {
+            var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            try
+            {
+                await fiber.ConnectAsync(socket, new IPEndPoint(address, port), timeout);
+                return socket;
+            }
+            catch (Exception e) when (e is SocketException or FiberTimeoutException)
+            {
+                socket.Dispose();
+                last = e;
+            }
+        }
+
+        throw last ?? new SocketException((int)SocketError.HostNotFound);
+    }
+
+    private static async ValueTask<IPAddress[]> ResolveAsync(Fiber fiber, string host, TimeSpan timeout)
+    {
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
+        {
+            return [literal];
+        }
+
+        if (s_dns.TryGetValue(host, out var cached) && cached.Expires > Environment.TickCount64)
+        {
+            return cached.Addresses;
+        }
+
+        var addresses = await fiber.RunBlockingAsync(() => Dns.GetHostAddresses(host), timeout);
+        if (addresses.Length == 0)
+        {
+            throw new SocketException((int)SocketError.HostNotFound);
+        }
+
+        s_dns[host] = (addresses, Environment.TickCount64 + (long)s_dnsLifetime.TotalMilliseconds);
+        return addresses;
+    }
+}
