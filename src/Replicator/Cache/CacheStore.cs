@@ -104,9 +104,9 @@ internal sealed class CacheStore
     /// <summary>Replaces the metadata of a stored body (after a 304).</summary>
     public void UpdateMeta(string relativePath, StoredResponse stored) => WriteMeta(relativePath, stored);
 
+    /// <summary>Removes a partial body's file; its handle stays usable by whoever still reads it.</summary>
     public void Discard(PartialBody partial)
     {
-        partial.Dispose();
         try
         {
             _fs.File.Delete(partial.Path);

@@ -37,7 +37,7 @@ internal static class CacheHandler
             return;
         }
 
-        if (request.Method == "GET" && server.Downloads.Find(relativePath) is { } running && running.Stored.MatchesVary(request.Headers))
+        if (request.Method == "GET" && server.Downloads.Find(relativePath) is { } running && running.Stored.MatchesVary(request.Headers) && running.TryAcquire())
         {
             exchange.Outcome = Outcomes.Miss;
             await Responder.ServeDownloadAsync(exchange, running);
@@ -156,6 +156,7 @@ internal static class CacheHandler
             VaryKey = StoredResponse.VaryKeyOf(response.Headers, exchange.Request.Headers),
         };
         var download = new Download(server, exchange.Url!, server.Store.BeginBody(relativePath), stored, framing.Kind == BodyKind.Length ? framing.Length : null);
+        download.TryAcquire();
         download.Start(exchange.Fiber, upstream, response, framing);
         exchange.Outcome = Outcomes.Miss;
         await Responder.ServeDownloadAsync(exchange, download);

@@ -29,6 +29,7 @@ internal sealed class Download
     private readonly ProxyServer _server;
     private readonly PartialBody _partial;
     private long _available;
+    private int _references = 1;
     private volatile bool _complete;
     private volatile Exception? _error;
 
@@ -62,6 +63,35 @@ internal sealed class Download
 
     /// <summary>Raised whenever bytes land, and at the end.</summary>
     public FiberSignal Progress { get; } = new();
+
+    /// <summary>
+    /// Takes a reference to the file for a reader; false when the download is over and its file closed. The file
+    /// stays open (even once renamed into the tree, or deleted) until the writer and every reader have let go.
+    /// </summary>
+    public bool TryAcquire()
+    {
+        var references = Volatile.Read(ref _references);
+        while (references > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
+            if (seen == references)
+            {
+                return true;
+            }
+
+            references = seen;
+        }
+
+        return false;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            _partial.Dispose();
+        }
+    }
 
     public void Start(Fiber client, UpstreamConnection upstream, ResponseHead response, Framing framing)
     {
@@ -118,6 +148,7 @@ internal sealed class Download
         {
             _server.Downloads.Remove(this);
             Progress.Raise();
+            Release();
         }
     }
 

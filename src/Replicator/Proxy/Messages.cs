@@ -47,6 +47,8 @@ internal static class Messages
     {
         var text = new StringBuilder(256);
         text.Append(method).Append(' ').Append(url.PathAndQuery).Append(" HTTP/1.1\r\nHost: ").Append(url.Authority).Append("\r\n");
+        // The URL decides the Host; whatever Host the client sent goes no further.
+        endToEnd.Remove("Host");
         endToEnd.WriteTo(text);
         AppendFraming(text, body);
         text.Append("\r\n");

@@ -55,7 +55,20 @@ internal static class Responder
         await exchange.SendFileAsync(file, plan.Offset, plan.Count);
     }
 
+    /// <summary>Serves a download the caller holds a reference to (<see cref="Download.TryAcquire"/>), and lets go of it.</summary>
     public static async ValueTask ServeDownloadAsync(Exchange exchange, Download download)
+    {
+        try
+        {
+            await FollowDownloadAsync(exchange, download);
+        }
+        finally
+        {
+            download.Release();
+        }
+    }
+
+    private static async ValueTask FollowDownloadAsync(Exchange exchange, Download download)
     {
         var plan = Plan(exchange, download.Stored, download.Length);
         await exchange.SendAsync(plan.Head);

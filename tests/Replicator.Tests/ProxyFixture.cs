@@ -1,0 +1,100 @@
+using System.IO.Abstractions;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Replicator.Fibers;
+using Replicator.Hosting;
+using Replicator.Proxy;
+
+namespace Replicator.Tests;
+
+/// <summary>
+/// The real proxy, started in-process on a loopback port chosen by the OS, with its own cache root, in front of a
+/// real origin; HttpClient and raw sockets talk to it as clients would.
+/// </summary>
+internal sealed class ProxyFixture : IAsyncDisposable
+{
+    private readonly FiberEngine _engine;
+
+    private ProxyFixture(TestOrigin origin, FiberEngine engine, string root, IPEndPoint endpoint, TimeProvider clock)
+    {
+        Origin = origin;
+        _engine = engine;
+        Root = root;
+        Endpoint = endpoint;
+        Clock = clock;
+        Client = NewClient();
+    }
+
+    public TestOrigin Origin { get; }
+
+    public string Root { get; }
+
+    public IPEndPoint Endpoint { get; }
+
+    public TimeProvider Clock { get; }
+
+    public HttpClient Client { get; }
+
+    public IReadOnlyList<FiberLoop> Loops => _engine.Loops;
+
+    public static async Task<ProxyFixture> StartAsync(Func<Settings, Settings>? configure = null, TimeProvider? clock = null, int loops = 2)
+    {
+        var origin = await TestOrigin.StartAsync();
+        var root = Path.Combine(Path.GetTempPath(), "replicator-test-" + Guid.NewGuid().ToString("N"), "cache");
+        var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root };
+        settings = configure?.Invoke(settings) ?? settings;
+        clock ??= TimeProvider.System;
+        var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock });
+        var server = new ProxyServer(settings, new FileSystem(), clock);
+        var endpoint = server.Listen(engine)[0];
+        engine.Start();
+        return new ProxyFixture(origin, engine, root, endpoint, clock);
+    }
+
+    public HttpClient NewClient() => new(new SocketsHttpHandler
+    {
+        Proxy = new WebProxy($"http://{Endpoint}"),
+        UseProxy = true,
+        AutomaticDecompression = DecompressionMethods.None,
+        AllowAutoRedirect = false,
+    })
+    { Timeout = TimeSpan.FromSeconds(30) };
+
+    public string CachedPath(string path) => Path.Combine(Root, $"127.0.0.1:{Origin.Port}") + path;
+
+    /// <summary>Sends raw bytes on a new connection and reads until the proxy closes it or <paramref name="until"/> holds.</summary>
+    public async Task<string> RawAsync(string request, Func<string, bool>? until = null)
+    {
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(Endpoint);
+        await socket.SendAsync(Encoding.Latin1.GetBytes(request));
+        var reply = new StringBuilder();
+        var buffer = new byte[65536];
+        while (until is null || !until(reply.ToString()))
+        {
+            var n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(30));
+            if (n == 0)
+            {
+                break;
+            }
+
+            reply.Append(Encoding.Latin1.GetString(buffer, 0, n));
+        }
+
+        return reply.ToString();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _engine.StopAsync(TimeSpan.Zero).WaitAsync(TimeSpan.FromSeconds(10));
+        _engine.Dispose();
+        await Origin.DisposeAsync();
+        var top = Path.GetDirectoryName(Root)!;
+        if (Directory.Exists(top))
+        {
+            Directory.Delete(top, recursive: true);
+        }
+    }
+}

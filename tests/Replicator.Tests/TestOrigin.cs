@@ -1,0 +1,116 @@
+using System.Collections.Concurrent;
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Replicator.Tests;
+
+/// <summary>A resource the origin serves: its bytes and the headers that describe it.</summary>
+internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false);
+
+/// <summary>
+/// A real HTTP server (Kestrel) on a loopback port chosen by the OS, serving files a test sets, answering validators
+/// itself, and recording every request it saw so tests can assert what the proxy sent upstream.
+/// </summary>
+internal sealed class TestOrigin : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestOrigin(WebApplication app)
+    {
+        _app = app;
+    }
+
+    public ConcurrentDictionary<string, OriginFile> Files { get; } = new(StringComparer.Ordinal);
+
+    public ConcurrentQueue<SeenRequest> Requests { get; } = new();
+
+    public int Port { get; private set; }
+
+    public string Url(string path) => $"http://127.0.0.1:{Port}{path}";
+
+    public int CountRequests(string path) => Requests.Count(r => r.PathAndQuery == path);
+
+    public static async Task<TestOrigin> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var origin = new TestOrigin(app);
+        app.Run(origin.HandleAsync);
+        await app.StartAsync();
+        origin.Port = new Uri(app.Urls.First()).Port;
+        return origin;
+    }
+
+    public async ValueTask DisposeAsync() => await _app.DisposeAsync();
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var pathAndQuery = request.Path + request.QueryString;
+        using var body = new MemoryStream();
+        await request.Body.CopyToAsync(body);
+        Requests.Enqueue(new SeenRequest(request.Method, pathAndQuery, request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body.ToArray()));
+
+        if (request.Path == "/echo")
+        {
+            context.Response.ContentType = "application/octet-stream";
+            await context.Response.Body.WriteAsync(body.ToArray());
+            return;
+        }
+
+        if (!Files.TryGetValue(pathAndQuery, out var file))
+        {
+            context.Response.StatusCode = 404;
+            await context.Response.WriteAsync("no such file\n");
+            return;
+        }
+
+        var response = context.Response;
+        response.ContentType = file.ContentType;
+        if (file.CacheControl is not null)
+        {
+            response.Headers.CacheControl = file.CacheControl;
+        }
+
+        if (file.ETag is not null)
+        {
+            response.Headers.ETag = file.ETag;
+        }
+
+        if (file.LastModified is { } lastModified)
+        {
+            response.Headers.LastModified = lastModified.ToString("r");
+        }
+
+        var notModified = request.Headers.IfNoneMatch.Count > 0
+            ? file.ETag is not null && request.Headers.IfNoneMatch.ToString().Contains(file.ETag, StringComparison.Ordinal)
+            : file.LastModified is { } modified && DateTimeOffset.TryParse(request.Headers.IfModifiedSince.ToString(), out var since) && modified <= since;
+        if (notModified)
+        {
+            response.StatusCode = 304;
+            return;
+        }
+
+        if (file.Chunked)
+        {
+            // No Content-Length: Kestrel frames the body as chunked; several writes make several chunks.
+            foreach (var piece in file.Body.Chunk(1000))
+            {
+                await response.Body.WriteAsync(piece);
+                await response.Body.FlushAsync();
+            }
+
+            return;
+        }
+
+        response.ContentLength = file.Body.Length;
+        await response.Body.WriteAsync(file.Body);
+    }
+}
+
+internal sealed record SeenRequest(string Method, string PathAndQuery, Dictionary<string, string> Headers, byte[] Body);
