@@ -36,13 +36,13 @@ public sealed class ProgramTests : IDisposable
     }
 
     [Fact]
-    public async Task Request_ToTheListener_GetsAnHttpAnswer()
+    public async Task Request_ForAnUnreachableOrigin_Gets502FromTheRunningProgram()
     {
         using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(replicator.Endpoint);
 
-        await client.SendAsync("GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\n\r\n"u8.ToArray());
+        await client.SendAsync("GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\nConnection: close\r\n\r\n"u8.ToArray());
         var reply = new MemoryStream();
         var buffer = new byte[1024];
         int n;
@@ -51,7 +51,7 @@ public sealed class ProgramTests : IDisposable
             reply.Write(buffer, 0, n);
         }
 
-        Assert.StartsWith("HTTP/1.1 ", Encoding.ASCII.GetString(reply.ToArray()), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 502 Bad Gateway", Encoding.ASCII.GetString(reply.ToArray()), StringComparison.Ordinal);
     }
 
     [Theory]

@@ -136,8 +136,9 @@ internal sealed class ClientSession : IDisposable
             return;
         }
 
-        // A request body we did not read would be taken for the next request: close unless there was none.
-        exchange.KeepAlive &= error.Status < 500 && exchange.Request.BodyFramingOrNone().Kind == BodyKind.None;
+        // A malformed request (4xx) ends the connection; after an upstream failure (5xx) the client may go on,
+        // unless a request body we did not read would be taken for the next request.
+        exchange.KeepAlive &= error.Status >= 500 && exchange.Request.BodyFramingOrNone().Kind == BodyKind.None;
         await exchange.SendErrorAsync(error.Status, error.Message);
     }
 }
