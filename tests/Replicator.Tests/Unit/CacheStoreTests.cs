@@ -1,0 +1,69 @@
+using System.IO.Abstractions.TestingHelpers;
+using Replicator.Cache;
+using Replicator.Http;
+
+namespace Replicator.Tests.Unit;
+
+public class CacheStoreTests
+{
+    private const string Root = "/cache";
+    private static readonly DateTimeOffset s_stamp = new(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Lookup_BodyWithMatchingMetadata_CarriesTheStoredFields()
+    {
+        var fs = new MockFileSystem();
+        var store = new CacheStore(fs, Root);
+        fs.AddFile("/cache/h:80/a.txt", new MockFileData("abc") { LastWriteTime = s_stamp.UtcDateTime });
+        store.UpdateMeta("h:80/a.txt", Stored(3, "text/css"));
+
+        var entry = store.Lookup("h:80/a.txt")!;
+
+        Assert.False(entry.Response.Synthesized);
+        Assert.Equal("text/css", entry.Response.Headers["Content-Type"]);
+        Assert.True(fs.File.Exists("/cache/.replicator/meta/h:80/a.txt"));
+    }
+
+    [Fact]
+    public void Lookup_MetadataOfAnotherBody_IsIgnoredAndTheBodyRevalidated()
+    {
+        var fs = new MockFileSystem();
+        var store = new CacheStore(fs, Root);
+        fs.AddFile("/cache/h:80/a.txt", new MockFileData("abcdef") { LastWriteTime = s_stamp.UtcDateTime });
+        store.UpdateMeta("h:80/a.txt", Stored(3, "text/css"));
+
+        var entry = store.Lookup("h:80/a.txt")!;
+
+        Assert.True(entry.Response.Synthesized);
+        Assert.Equal("text/plain", entry.Response.Headers["Content-Type"]);
+        Assert.False(Freshness.IsFresh(entry.Response, new HttpHeaders(), DateTimeOffset.UtcNow));
+    }
+
+    [Fact]
+    public void Lookup_DirectoryOrNothing_IsAMiss()
+    {
+        var fs = new MockFileSystem();
+        var store = new CacheStore(fs, Root);
+        fs.AddDirectory("/cache/h:80/dir");
+
+        Assert.Null(store.Lookup("h:80/dir"));
+        Assert.Null(store.Lookup("h:80/none"));
+    }
+
+    [Fact]
+    public void Lookup_BodyCopiedInByHand_GetsATypeFromItsName()
+    {
+        var fs = new MockFileSystem();
+        var store = new CacheStore(fs, Root);
+        fs.AddFile("/cache/h:80/pool/x.deb", new MockFileData("deb"));
+
+        Assert.Equal("application/vnd.debian.binary-package", store.Lookup("h:80/pool/x.deb")!.Response.Headers["Content-Type"]);
+    }
+
+    private static StoredResponse Stored(long length, string type)
+    {
+        var headers = new HttpHeaders();
+        headers.Add("Content-Type", type);
+        return new StoredResponse { Headers = headers, RequestTime = s_stamp, ResponseTime = s_stamp, Length = length, BodyStamp = s_stamp };
+    }
+}

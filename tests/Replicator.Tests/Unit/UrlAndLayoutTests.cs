@@ -1,0 +1,84 @@
+using Replicator.Cache;
+using Replicator.Http;
+
+namespace Replicator.Tests.Unit;
+
+public class UrlAndLayoutTests
+{
+    [Theory]
+    [InlineData("http://Example.ORG/a/b", "example.org", 80, "/a/b", null)]
+    [InlineData("http://h:8080", "h", 8080, "/", null)]
+    [InlineData("http://h/a/./b/../c", "h", 80, "/a/c", null)]
+    [InlineData("http://h/../../etc/passwd", "h", 80, "/etc/passwd", null)]
+    [InlineData("http://h/%2e%2e/%2E%2e/x", "h", 80, "/x", null)]
+    [InlineData("http://h/..%2f..%2fx", "h", 80, "/..%2F..%2Fx", null)]
+    [InlineData("http://h/%7euser/%41b", "h", 80, "/~user/Ab", null)]
+    [InlineData("http://h/a%2fb", "h", 80, "/a%2Fb", null)]
+    [InlineData("http://h/d/..", "h", 80, "/", null)]
+    [InlineData("http://h/p?q=1/2&r=%2f#frag", "h", 80, "/p", "q=1/2&r=%2F")]
+    [InlineData("http://[::1]:81/x", "[::1]", 81, "/x", null)]
+    public void ParseAbsolute_Normalises(string target, string host, int port, string path, string? query)
+    {
+        Assert.Equal(new RequestUrl(host, port, path, query), RequestUrl.ParseAbsolute(target));
+    }
+
+    [Theory]
+    [InlineData("https://h/")]
+    [InlineData("http://user:pw@h/")]
+    [InlineData("http://h:0/")]
+    [InlineData("http://h:99999/")]
+    [InlineData("http:///x")]
+    [InlineData("http://h/%")]
+    [InlineData("http://h/%g1")]
+    [InlineData("http://h%2f/")]
+    [InlineData("http://[zz]/")]
+    public void ParseAbsolute_Invalid_IsRefused(string target)
+    {
+        Assert.Throws<HttpParseException>(() => RequestUrl.ParseAbsolute(target));
+    }
+
+    [Fact]
+    public void Authority_KeepsANonDefaultPortOnly()
+    {
+        Assert.Equal("h:8080", RequestUrl.ParseAbsolute("http://h:8080/").Authority);
+        Assert.Equal("h", RequestUrl.ParseAbsolute("http://h:80/").Authority);
+    }
+
+    [Theory]
+    [InlineData("http://H:80/debian/pool/a.deb", "h:80/debian/pool/a.deb")]
+    [InlineData("http://h/", "h:80/%index")]
+    [InlineData("http://h/dir/", "h:80/dir/%index")]
+    [InlineData("http://h/dir/?a=b", "h:80/dir/%index?a=b")]
+    [InlineData("http://h/q?x=a/b&y=1", "h:80/q?x=a%2Fb&y=1")]
+    [InlineData("http://h/%00x", "h:80/%00x")]
+    public void RelativePath_FollowsTheLayout(string url, string expected)
+    {
+        Assert.Equal(expected, CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url)));
+    }
+
+    [Fact]
+    public void RelativePath_EmptyMiddleSegment_CannotBeStored()
+    {
+        Assert.Null(CacheLayout.RelativePath(RequestUrl.ParseAbsolute("http://h/a//b")));
+    }
+
+    [Fact]
+    public void RelativePath_OverlongName_IsShortenedWithAHashThatNoUrlProduces()
+    {
+        var longName = new string('n', 400);
+        var path = CacheLayout.RelativePath(RequestUrl.ParseAbsolute($"http://h/{longName}"))!;
+        var other = CacheLayout.RelativePath(RequestUrl.ParseAbsolute($"http://h/{longName}x"))!;
+
+        var name = path.Split('/')[^1];
+        Assert.True(name.Length <= 255);
+        Assert.Contains("%hash-", name, StringComparison.Ordinal);
+        Assert.NotEqual(path, other);
+    }
+
+    [Fact]
+    public void RelativePath_OverlongPath_CannotBeStored()
+    {
+        var deep = string.Concat(Enumerable.Repeat("/" + new string('d', 200), 20));
+        Assert.Null(CacheLayout.RelativePath(RequestUrl.ParseAbsolute($"http://h{deep}")));
+    }
+}
