@@ -471,6 +471,7 @@ public abstract class EngineTests : IDisposable
         var engine = StartEngine(clock, loops: 1);
         var (fiberEnd, _) = Pair();
         var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var secondSleep = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var outcome = new TaskCompletionSource<(Exception? Idle, bool SleptDuringGrace)>(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Spawn("late", async fiber =>
         {
@@ -487,7 +488,9 @@ public abstract class EngineTests : IDisposable
             }
 
             // Work that is not idle may still wait while the grace period lasts.
-            await fiber.SleepAsync(TimeSpan.FromSeconds(1));
+            var sleep = fiber.SleepAsync(TimeSpan.FromSeconds(1));
+            secondSleep.SetResult();
+            await sleep;
             outcome.SetResult((idle, true));
         });
         await Barrier(engine.Loops[0]);
@@ -495,6 +498,7 @@ public abstract class EngineTests : IDisposable
         await stopped.Task.Within();
 
         clock.Advance(TimeSpan.FromSeconds(1));
+        await secondSleep.Task.Within();
         await Barrier(engine.Loops[0]);
         clock.Advance(TimeSpan.FromSeconds(1));
 

@@ -54,6 +54,25 @@ public sealed class ProgramTests : IDisposable
         Assert.StartsWith("HTTP/1.1 502 Bad Gateway", Encoding.ASCII.GetString(reply.ToArray()), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task EveryRequest_WritesOneAccessLogLine()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/log.txt"] = new OriginFile("logged"u8.ToArray(), CacheControl: "max-age=60");
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
+        using var client = new HttpClient(new HttpClientHandler { Proxy = new System.Net.WebProxy($"http://{replicator.Endpoint}"), UseProxy = true });
+
+        await client.GetStringAsync(origin.Url("/log.txt"));
+        await client.GetStringAsync(origin.Url("/log.txt"));
+        replicator.Signal(SIGTERM);
+        await replicator.WaitForExitAsync();
+
+        var lines = replicator.Output.Where(line => line.Contains(" GET " + origin.Url("/log.txt") + " ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(2, lines.Count);
+        Assert.Matches(@"\] 127\.0\.0\.1:\d+ GET http://127\.0\.0\.1:\d+/log\.txt 200 \d+ MISS \d+ms$", lines[0]);
+        Assert.Matches(@" 200 \d+ HIT \d+ms$", lines[1]);
+    }
+
     [Theory]
     [InlineData("--port", "99999", "--port")]
     [InlineData("--port", "eighty", "eighty")]

@@ -31,6 +31,32 @@ public sealed class ProxyProtocolTests
     }
 
     [Fact]
+    public async Task RequestArrivingOneByteAtATime_IsAnsweredOnce()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/slowly"] = new OriginFile("assembled"u8.ToArray());
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await socket.ConnectAsync(proxy.Endpoint);
+
+        foreach (var b in Encoding.ASCII.GetBytes($"GET {proxy.Origin.Url("/slowly")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+        {
+            await socket.SendAsync(new[] { b });
+        }
+
+        var reply = new StringBuilder();
+        var buffer = new byte[4096];
+        int n;
+        while ((n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20))) > 0)
+        {
+            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 OK", reply.ToString(), StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nassembled", reply.ToString(), StringComparison.Ordinal);
+        Assert.Equal(1, proxy.Origin.CountRequests("/slowly"));
+    }
+
+    [Fact]
     public async Task Http10Client_GetsAClosedDelimitedBodyForAChunkedOrigin()
     {
         await using var proxy = await ProxyFixture.StartAsync();

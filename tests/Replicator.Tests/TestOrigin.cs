@@ -8,7 +8,17 @@ using Microsoft.Extensions.Logging;
 namespace Replicator.Tests;
 
 /// <summary>A resource the origin serves: its bytes and the headers that describe it.</summary>
-internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false);
+/// <param name="PauseAt">Send this many body bytes, then wait for <paramref name="Resume"/> before the rest.</param>
+/// <param name="AbortAt">Send this many body bytes, then drop the connection.</param>
+/// <param name="IgnoreRange">Answer Range requests with the whole 200, as a server without range support.</param>
+internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false, int? PauseAt = null, Task? Resume = null, int? AbortAt = null, bool IgnoreRange = false)
+{
+    /// <summary>Completes when the origin has sent the bytes before a pause or an abort.</summary>
+    public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Completes when the client of the origin (the proxy) went away before the whole body was sent.</summary>
+    public TaskCompletionSource Abandoned { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+}
 
 /// <summary>
 /// A real HTTP server (Kestrel) on a loopback port chosen by the OS, serving files a test sets, answering validators
@@ -96,6 +106,65 @@ internal sealed class TestOrigin : IAsyncDisposable
             return;
         }
 
+        var start = 0;
+        if (!file.IgnoreRange && request.Headers.Range.ToString() is { Length: > 0 } range && range.StartsWith("bytes=", StringComparison.Ordinal) && range.EndsWith('-'))
+        {
+            var ifRange = request.Headers.IfRange.ToString();
+            if (ifRange.Length == 0 || ifRange == file.ETag || ifRange == file.LastModified?.ToString("r"))
+            {
+                start = int.Parse(range[6..^1], System.Globalization.CultureInfo.InvariantCulture);
+                if (start >= file.Body.Length)
+                {
+                    response.StatusCode = 416;
+                    response.Headers.ContentRange = $"bytes */{file.Body.Length}";
+                    return;
+                }
+
+                response.StatusCode = 206;
+                response.Headers.ContentRange = $"bytes {start}-{file.Body.Length - 1}/{file.Body.Length}";
+            }
+        }
+
+        // The pause or break happens once: a later request (a resume) is served straight through.
+        if ((file.PauseAt is not null || file.AbortAt is not null) && !file.Reached.Task.IsCompleted)
+        {
+            var stop = file.PauseAt ?? file.AbortAt!.Value;
+            response.ContentLength = file.Body.Length - start;
+            if (start < stop)
+            {
+                await response.Body.WriteAsync(file.Body.AsMemory(start, stop - start));
+                await response.Body.FlushAsync();
+            }
+
+            file.Reached.TrySetResult();
+            if (file.AbortAt is not null && start < stop)
+            {
+                context.Abort();
+                return;
+            }
+
+            if (file.Resume is not null && start < stop)
+            {
+                await file.Resume;
+            }
+
+            try
+            {
+                // In pieces, so that a client that went away is noticed.
+                foreach (var piece in file.Body.AsMemory(Math.Max(start, stop)).ToArray().Chunk(64 * 1024))
+                {
+                    await response.Body.WriteAsync(piece, context.RequestAborted);
+                    await response.Body.FlushAsync(context.RequestAborted);
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException)
+            {
+                file.Abandoned.TrySetResult();
+            }
+
+            return;
+        }
+
         if (file.Chunked)
         {
             // No Content-Length: Kestrel frames the body as chunked; several writes make several chunks.
@@ -108,8 +177,8 @@ internal sealed class TestOrigin : IAsyncDisposable
             return;
         }
 
-        response.ContentLength = file.Body.Length;
-        await response.Body.WriteAsync(file.Body);
+        response.ContentLength = file.Body.Length - start;
+        await response.Body.WriteAsync(file.Body.AsMemory(start));
     }
 }
 

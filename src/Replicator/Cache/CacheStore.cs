@@ -6,21 +6,35 @@ namespace Replicator.Cache;
 /// <summary>A body in the cache tree and what is known about it.</summary>
 internal sealed record CachedEntry(string RelativePath, string BodyPath, long Length, StoredResponse Response);
 
-/// <summary>A body being written, outside the tree until <see cref="CacheStore.Commit"/> moves it in whole.</summary>
+/// <summary>
+/// A body being written, outside the tree until <see cref="CacheStore.Commit"/> moves it in whole. It may hold
+/// bytes from an earlier, interrupted download (<see cref="Length"/>), with the response they came from
+/// (<see cref="Resumable"/>) so the rest can be asked for with Range and If-Range.
+/// </summary>
 internal sealed class PartialBody : IDisposable
 {
-    public PartialBody(string relativePath, string path, SafeFileHandle handle)
+    public PartialBody(string relativePath, string path, SafeFileHandle handle, long length, StoredResponse? resumable)
     {
         RelativePath = relativePath;
         Path = path;
         Handle = handle;
+        Length = length;
+        Resumable = resumable;
     }
 
     public string RelativePath { get; }
 
     public string Path { get; }
 
+    public string MetaPath => Path + CacheStore.PartialMetaSuffix;
+
     public SafeFileHandle Handle { get; }
+
+    /// <summary>Bytes already in the file when it was opened.</summary>
+    public long Length { get; }
+
+    /// <summary>The response the existing bytes belong to, when they can be resumed.</summary>
+    public StoredResponse? Resumable { get; }
 
     public void Dispose() => Handle.Dispose();
 }
@@ -30,13 +44,22 @@ internal sealed class PartialBody : IDisposable
 /// file system in unit tests. Mirrored bodies live at ROOT/host:port/path and nothing else does; metadata lives at
 /// ROOT/.replicator/meta/host:port/path, bodies being written at ROOT/.replicator/partial/.
 ///
-/// Finishing a body, in order: (1) the body is written in the partial area; (2) its modification time is set;
-/// (3) the metadata is written beside its final place and renamed over it; (4) the body is renamed into the tree.
+/// A download, in order (docs/cache-layout.md, "Writing a body"):
+///   (1) the partial's metadata (the response's validators) is written and fsynced at ROOT/.replicator/partial/PATH%meta,
+///       so that the bytes that follow can be resumed after any crash;
+///   (2) the body is written to ROOT/.replicator/partial/PATH, outside the tree;
+///   (3) complete: the body gets its modification time and is fsynced;
+///   (4) the metadata is written beside its final place, fsynced, and renamed over it;
+///   (5) the body is renamed into the tree, and the directory fsynced; the partial's metadata is removed.
 /// The metadata names the body's length and time stamp, so metadata that does not match the body beside it (a crash
-/// between (3) and (4)) is ignored and the body is revalidated like one copied in by hand.
+/// between (4) and (5)) is ignored and the body is revalidated like one copied in by hand. Nothing is in the tree
+/// until (5), so a crash never leaves a file there that looks complete and is not.
 /// </summary>
 internal sealed class CacheStore
 {
+    /// <summary>Added to a partial body's path for its metadata: '%m' is a name no normalised URL produces.</summary>
+    public const string PartialMetaSuffix = "%meta";
+
     private readonly IFileSystem _fs;
     private long _partialCounter;
 
@@ -73,13 +96,34 @@ internal sealed class CacheStore
         return new CachedEntry(relativePath, body, length, stored);
     }
 
-    /// <summary>Opens a new partial body for <paramref name="relativePath"/>.</summary>
-    public PartialBody BeginBody(string relativePath)
+    /// <summary>
+    /// Opens the partial body of <paramref name="relativePath"/>, keeping what an earlier download left when its
+    /// metadata says how to resume it, and emptying it otherwise. One download per path at a time: the caller
+    /// (the download registry) makes sure of that.
+    /// </summary>
+    public PartialBody OpenPartial(string relativePath)
     {
-        var path = _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "partial", relativePath) + "." + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        var path = _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "partial", relativePath);
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
-        var handle = _fs.File.OpenHandle(path, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        return new PartialBody(relativePath, path, handle);
+        var handle = _fs.File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var length = RandomAccess.GetLength(handle);
+        var metaPath = path + PartialMetaSuffix;
+        var resumable = length > 0 && _fs.File.Exists(metaPath) ? StoredResponse.TryParse(_fs.File.ReadAllBytes(metaPath)) : null;
+        if (resumable is null || (resumable.ETag is null && resumable.LastModified is null) || (resumable.Length >= 0 && length > resumable.Length))
+        {
+            resumable = null;
+            length = 0;
+            RandomAccess.SetLength(handle, 0);
+        }
+
+        return new PartialBody(relativePath, path, handle, length, resumable);
+    }
+
+    /// <summary>Starts the partial anew for <paramref name="stored"/>: empties it and records (fsynced) what it will hold.</summary>
+    public void RestartPartial(PartialBody partial, StoredResponse stored, long keep)
+    {
+        RandomAccess.SetLength(partial.Handle, keep);
+        WriteDurably(partial.MetaPath, stored);
     }
 
     /// <summary>
@@ -96,20 +140,29 @@ internal sealed class CacheStore
         }
 
         _fs.File.SetLastWriteTimeUtc(partial.Path, stored.BodyStamp.UtcDateTime);
+        NativeFile.Sync(partial.Handle);
         WriteMeta(partial.RelativePath, stored);
         _fs.File.Move(partial.Path, body, overwrite: true);
+        NativeFile.SyncDirectory(_fs.Path.GetDirectoryName(body)!);
+        DeleteQuietly(partial.MetaPath);
         return true;
     }
 
     /// <summary>Replaces the metadata of a stored body (after a 304).</summary>
     public void UpdateMeta(string relativePath, StoredResponse stored) => WriteMeta(relativePath, stored);
 
-    /// <summary>Removes a partial body's file; its handle stays usable by whoever still reads it.</summary>
+    /// <summary>Removes a partial body and its metadata; its handle stays usable by whoever still reads it.</summary>
     public void Discard(PartialBody partial)
+    {
+        DeleteQuietly(partial.Path);
+        DeleteQuietly(partial.MetaPath);
+    }
+
+    private void DeleteQuietly(string path)
     {
         try
         {
-            _fs.File.Delete(partial.Path);
+            _fs.File.Delete(path);
         }
         catch (IOException)
         {
@@ -137,8 +190,19 @@ internal sealed class CacheStore
             return;
         }
 
+        WriteDurably(path, stored);
+    }
+
+    /// <summary>Writes metadata to a temporary file, flushes it to disk, and renames it over <paramref name="path"/>.</summary>
+    private void WriteDurably(string path, StoredResponse stored)
+    {
         var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        _fs.File.WriteAllBytes(temporary, stored.Serialize());
+        using (var stream = _fs.File.Create(temporary))
+        {
+            stream.Write(stored.Serialize());
+            stream.Flush(flushToDisk: true);
+        }
+
         _fs.File.Move(temporary, path, overwrite: true);
     }
 

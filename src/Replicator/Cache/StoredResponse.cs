@@ -87,6 +87,18 @@ internal sealed class StoredResponse
         };
     }
 
+    /// <summary>The same response with its body's final length.</summary>
+    public StoredResponse WithLength(long length) => new()
+    {
+        Headers = Headers,
+        RequestTime = RequestTime,
+        ResponseTime = ResponseTime,
+        Length = length,
+        BodyStamp = BodyStamp,
+        Url = Url,
+        VaryKey = VaryKey,
+    };
+
     public byte[] Serialize()
     {
         var text = new StringBuilder("HTTP/1.1 200 OK\r\n");

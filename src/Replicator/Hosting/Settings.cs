@@ -23,6 +23,9 @@ internal sealed record Settings
     /// <summary>Never connect upstream: cached entries are served, anything else gets 504.</summary>
     public bool Offline { get; init; }
 
+    /// <summary>A download whose last client left still finishes when its body is at most this many bytes.</summary>
+    public long FinishBelow { get; init; } = 16 * 1024 * 1024;
+
     /// <summary>Ports a CONNECT tunnel may reach.</summary>
     public IReadOnlySet<int> ConnectPorts { get; init; } = new HashSet<int> { 443 };
 }

@@ -33,12 +33,13 @@ internal sealed class BufferedConnection : IDisposable
     /// Receives more bytes after those buffered; false at end of stream. With <paramref name="idle"/> the wait is
     /// interrupted at once when the engine stops (a connection between requests), and no buffer is held during it.
     /// </summary>
-    public async ValueTask<bool> ReceiveAsync(Fiber fiber, TimeSpan timeout, bool idle = false, int maxBuffered = HeadParser.MaxHead + 1)
+    /// <param name="bufferSize">The buffer to rent when none is held: larger for bodies, so they move in fewer, larger pieces.</param>
+    public async ValueTask<bool> ReceiveAsync(Fiber fiber, TimeSpan timeout, bool idle = false, int maxBuffered = HeadParser.MaxHead + 1, int bufferSize = InitialSize)
     {
         if (_buffer is null)
         {
             await fiber.ReadableAsync(Socket, timeout, interruptOnStop: idle);
-            _buffer = ArrayPool<byte>.Shared.Rent(InitialSize);
+            _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         }
         else if (_end == _buffer.Length)
         {

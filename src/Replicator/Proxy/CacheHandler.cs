@@ -37,10 +37,8 @@ internal static class CacheHandler
             return;
         }
 
-        if (request.Method == "GET" && server.Downloads.Find(relativePath) is { } running && running.Stored.MatchesVary(request.Headers) && running.TryAcquire())
+        if (server.Downloads.Find(relativePath) is { } running && await TryJoinAsync(exchange, running))
         {
-            exchange.Outcome = Outcomes.Miss;
-            await Responder.ServeDownloadAsync(exchange, running);
             return;
         }
 
@@ -70,9 +68,10 @@ internal static class CacheHandler
         {
             await RevalidateAsync(exchange, entry, relativePath);
         }
-        else
+        else if (await FetchAsync(exchange, relativePath, Messages.EndToEnd(request.Headers, s_clientValidators.Contains)) is { } declined)
         {
-            await FetchAsync(exchange, relativePath, Messages.EndToEnd(request.Headers, s_clientValidators.Contains));
+            exchange.Outcome = Outcomes.Pass;
+            await Forwarder.RelayResponseAsync(exchange, declined.Upstream, declined.Response);
         }
     }
 
@@ -87,13 +86,12 @@ internal static class CacheHandler
 
         headers.Add("If-Modified-Since", HttpDate.Format(entry.Response.LastModified ?? entry.Response.BodyStamp));
         var requestTime = server.Clock.GetUtcNow();
-        UpstreamConnection upstream;
-        ResponseHead response;
+        (UpstreamConnection Upstream, ResponseHead Response)? answer;
         try
         {
-            (upstream, response) = await Forwarder.ExchangeAsync(exchange, "GET", headers, Framing.None);
+            answer = await FetchAsync(exchange, relativePath, headers);
         }
-        catch (ProxyException e) when (e.Status is 502 or 504)
+        catch (ProxyException e) when (e.Status is 502 or 504 && !exchange.ResponseStarted)
         {
             if (Freshness.MustRevalidate(entry.Response))
             {
@@ -106,59 +104,110 @@ internal static class CacheHandler
             return;
         }
 
-        if (response.Status == 304)
+        if (answer is not { } declined)
         {
-            Forwarder.Release(upstream, response, Framing.None);
-            var refreshed = entry.Response.Synthesized
-                ? entry.Response
-                : entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
-            if (!entry.Response.Synthesized)
-            {
-                server.Store.UpdateMeta(relativePath, refreshed);
-            }
-
-            exchange.Outcome = Outcomes.Revalidated;
-            await Responder.ServeEntryAsync(exchange, entry, refreshed);
-            return;
+            return; // a new body: downloaded and served
         }
 
-        await StoreOrRelayAsync(exchange, relativePath, upstream, response, requestTime);
-    }
-
-    private static async ValueTask FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
-    {
-        var requestTime = exchange.Server.Clock.GetUtcNow();
-        var (upstream, response) = await Forwarder.ExchangeAsync(exchange, "GET", headers, Framing.None);
-        await StoreOrRelayAsync(exchange, relativePath, upstream, response, requestTime);
-    }
-
-    private static async ValueTask StoreOrRelayAsync(Exchange exchange, string relativePath, UpstreamConnection upstream, ResponseHead response, DateTimeOffset requestTime)
-    {
-        if (!Freshness.IsStorable(exchange.Request, response))
+        var (upstream, response) = declined;
+        if (response.Status != 304)
         {
             exchange.Outcome = Outcomes.Pass;
             await Forwarder.RelayResponseAsync(exchange, upstream, response);
             return;
         }
 
-        var server = exchange.Server;
-        var framing = response.BodyFraming("GET");
-        var responseTime = server.Clock.GetUtcNow();
-        var headers = StoredResponse.StorableFields(response.Headers);
-        var stored = new StoredResponse
+        Forwarder.Release(upstream, response, Framing.None);
+        var refreshed = entry.Response.Synthesized
+            ? entry.Response
+            : entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
+        if (!entry.Response.Synthesized)
         {
-            Headers = headers,
-            RequestTime = requestTime,
-            ResponseTime = responseTime,
-            Length = framing.Kind == BodyKind.Length ? framing.Length : -1,
-            BodyStamp = HttpDate.TryParse(headers["Last-Modified"], out var lastModified) ? lastModified : responseTime,
-            Url = exchange.Url!.ToString(),
-            VaryKey = StoredResponse.VaryKeyOf(response.Headers, exchange.Request.Headers),
-        };
-        var download = new Download(server, exchange.Url!, server.Store.BeginBody(relativePath), stored, framing.Kind == BodyKind.Length ? framing.Length : null);
+            server.Store.UpdateMeta(relativePath, refreshed);
+        }
+
+        exchange.Outcome = Outcomes.Revalidated;
+        await Responder.ServeEntryAsync(exchange, entry, refreshed);
+    }
+
+    /// <summary>
+    /// Becomes the download of this URL, or joins the one that got there first; returns null when the client was
+    /// served, or the origin's answer when it is not a body to store (a 304, an error status): the caller handles it.
+    /// </summary>
+    private static async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)?> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
+    {
+        var download = new Download(exchange.Server, exchange.Url!, relativePath);
+        var running = exchange.Server.Downloads.Register(download);
+        if (running != download)
+        {
+            if (!await TryJoinAsync(exchange, running))
+            {
+                await Forwarder.PassThroughAsync(exchange);
+            }
+
+            return null;
+        }
+
         download.TryAcquire();
-        download.Start(exchange.Fiber, upstream, response, framing);
+        (UpstreamConnection Upstream, ResponseHead Response)? declined;
+        try
+        {
+            declined = await download.BeginAsync(exchange, headers);
+        }
+        catch
+        {
+            download.Release();
+            throw;
+        }
+
+        if (declined is not null)
+        {
+            download.Release();
+            return declined;
+        }
+
         exchange.Outcome = Outcomes.Miss;
         await Responder.ServeDownloadAsync(exchange, download);
+        return null;
+    }
+
+    /// <summary>
+    /// Serves this request from a running download (GET, Range or HEAD); false when that download will not deliver
+    /// (it was declined, or failed before its head) and the caller must fetch on its own.
+    /// </summary>
+    private static async ValueTask<bool> TryJoinAsync(Exchange exchange, Download running)
+    {
+        if (!running.TryAcquire())
+        {
+            return false;
+        }
+
+        try
+        {
+            while (running.IsPending)
+            {
+                var generation = running.Progress.Generation;
+                if (running.IsPending)
+                {
+                    await exchange.Fiber.WaitAsync(running.Progress, generation, exchange.Timeout * 2);
+                }
+            }
+
+            if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers))
+            {
+                running.Release();
+                return false;
+            }
+        }
+        catch
+        {
+            running.Release();
+            throw;
+        }
+
+        exchange.Outcome = Outcomes.Miss;
+        Serilog.Log.Debug("Joined the running download of {Url:l}", running.Url.ToString());
+        await Responder.ServeDownloadAsync(exchange, running);
+        return true;
     }
 }

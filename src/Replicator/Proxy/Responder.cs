@@ -70,7 +70,7 @@ internal static class Responder
 
     private static async ValueTask FollowDownloadAsync(Exchange exchange, Download download)
     {
-        var plan = Plan(exchange, download.Stored, download.Length);
+        var plan = Plan(exchange, download.Stored!, download.Length);
         await exchange.SendAsync(plan.Head);
         if (plan.Count == 0)
         {
@@ -79,10 +79,14 @@ internal static class Responder
 
         var offset = plan.Offset;
         var end = plan.Count < 0 ? long.MaxValue : plan.Offset + plan.Count;
+        var bodyEnd = download.Length ?? long.MaxValue;
         while (offset < end)
         {
             var generation = download.Progress.Generation;
-            var available = Math.Min(download.Available, end);
+            // The body's last byte goes out only once the body is stored: when a client has the whole body, so
+            // does the tree (and a body that ends short never looks complete to anyone).
+            var complete = download.Complete;
+            var available = Math.Min(complete ? download.Available : Math.Min(download.Available, bodyEnd - 1), end);
             if (available > offset)
             {
                 var count = available - offset;
@@ -101,7 +105,7 @@ internal static class Responder
                 continue;
             }
 
-            if (download.Complete)
+            if (complete)
             {
                 break;
             }

@@ -1,0 +1,277 @@
+using System.Globalization;
+using Replicator.Cache;
+using Replicator.Fibers;
+using Replicator.Http;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// One upstream body being written into the cache by its own fiber, shared by every client of its URL.
+///
+///   (1) the first client registers it and asks the origin, resuming what an earlier download left
+///       (Range: bytes=N- with If-Range); clients arriving meanwhile wait for the answer's head;
+///   (2) 206 that fits: append; 200: start over; 412, 416 or a Content-Range that does not fit: discard and ask again
+///       without Range; a response that may not be stored: the first client relays it, the others ask on their own;
+///   (3) the body is pumped into the partial file by a fiber of its own, so no client's pace (or departure) holds it
+///       up; clients follow the file on disk up to <see cref="Available"/>, woken by <see cref="Progress"/>, so memory
+///       does not grow with the number or slowness of readers;
+///   (4) when the last client has gone, the download goes on only if it is more than half done or smaller than
+///       --finish-below; otherwise it stops and its partial stays, to be resumed by the next request;
+///   (5) complete (every announced byte, or a chunked body that ended properly): moved into the tree
+///       (<see cref="CacheStore.Commit"/>); a body that ends short is never moved in.
+/// </summary>
+internal sealed class Download
+{
+    private readonly ProxyServer _server;
+    private PartialBody? _partial;
+    private long _available;
+    private int _references = 1;
+    private volatile DownloadState _state = DownloadState.Pending;
+
+    public Download(ProxyServer server, RequestUrl url, string relativePath)
+    {
+        _server = server;
+        Url = url;
+        RelativePath = relativePath;
+    }
+
+    private enum DownloadState
+    {
+        Pending,
+        Streaming,
+        Complete,
+        Failed,
+        Declined,
+    }
+
+    public RequestUrl Url { get; }
+
+    public string RelativePath { get; }
+
+    /// <summary>The response as it is stored; null until the origin's head arrived.</summary>
+    public StoredResponse? Stored { get; private set; }
+
+    /// <summary>The body's full length, or null (chunked or close-delimited) until it has ended.</summary>
+    public long? Length { get; private set; }
+
+    public Microsoft.Win32.SafeHandles.SafeFileHandle File => _partial!.Handle;
+
+    /// <summary>Bytes in the file so far, from offset 0; they can be read by anyone.</summary>
+    public long Available => Interlocked.Read(ref _available);
+
+    public bool IsPending => _state == DownloadState.Pending;
+
+    /// <summary>True when this download will not deliver the body (declined, or failed before its head).</summary>
+    public bool IsUnavailable => _state == DownloadState.Declined || (_state == DownloadState.Failed && Stored is null);
+
+    public bool Complete => _state == DownloadState.Complete;
+
+    public Exception? Error { get; private set; }
+
+    /// <summary>Raised when the head is known, whenever bytes land, and at the end.</summary>
+    public FiberSignal Progress { get; } = new();
+
+    /// <summary>
+    /// Takes a reference for a reader; false when the download is over and its file closed. The file stays open
+    /// (even once renamed into the tree, or deleted) until the writer and every reader have let go.
+    /// </summary>
+    public bool TryAcquire()
+    {
+        var references = Volatile.Read(ref _references);
+        while (references > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
+            if (seen == references)
+            {
+                return true;
+            }
+
+            references = seen;
+        }
+
+        return false;
+    }
+
+    public void Release()
+    {
+        if (Interlocked.Decrement(ref _references) == 0)
+        {
+            _partial?.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Steps (1) and (2), run by the first client. Returns null when the body is being downloaded (serve it with
+    /// <see cref="Responder.ServeDownloadAsync"/>), or the origin's response when it may not be stored: relay it.
+    /// </summary>
+    public async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)?> BeginAsync(Exchange exchange, HttpHeaders endToEnd)
+    {
+        try
+        {
+            _partial = _server.Store.OpenPartial(RelativePath);
+            var resumeFrom = _partial.Length;
+            while (true)
+            {
+                var headers = endToEnd.Clone();
+                if (resumeFrom > 0)
+                {
+                    var resumable = _partial.Resumable!;
+                    headers.Set("Range", $"bytes={resumeFrom.ToString(CultureInfo.InvariantCulture)}-");
+                    headers.Set("If-Range", resumable.ETag ?? HttpDate.Format(resumable.LastModified!.Value));
+                }
+
+                var requestTime = _server.Clock.GetUtcNow();
+                var (upstream, response) = await Forwarder.ExchangeAsync(exchange, "GET", headers, Framing.None);
+                if (resumeFrom > 0 && response.Status is 206 or 412 or 416 && !FitsResume(response, resumeFrom))
+                {
+                    Log.Information("Cannot resume {Url:l} at byte {Offset} ({Status}): starting over", Url.ToString(), resumeFrom, response.Status);
+                    upstream.Dispose();
+                    resumeFrom = 0;
+                    continue;
+                }
+
+                var resumed = resumeFrom > 0 && response.Status == 206;
+                if (!resumed && !(response.Status == 200 && Freshness.IsStorable(exchange.Request, response)))
+                {
+                    Finish(DownloadState.Declined, null);
+                    return (upstream, response);
+                }
+
+                var framing = response.BodyFraming("GET");
+                Length = resumed ? ContentRangeTotal(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
+                Stored = Describe(exchange, response, requestTime);
+                _server.Store.RestartPartial(_partial, Stored, resumed ? resumeFrom : 0);
+                Interlocked.Exchange(ref _available, resumed ? resumeFrom : 0);
+                if (resumed)
+                {
+                    Log.Information("Resuming {Url:l} at byte {Offset} of {Length}", Url.ToString(), resumeFrom, Length);
+                }
+
+                _state = DownloadState.Streaming;
+                Progress.Raise();
+                exchange.Fiber.Loop.Spawn($"download {Url}", fiber => PumpAsync(fiber, upstream, response, framing));
+                return null;
+            }
+        }
+        catch (Exception e)
+        {
+            Finish(DownloadState.Failed, e);
+            throw;
+        }
+    }
+
+    /// <summary>Ends a download that never started its pump.</summary>
+    private void Finish(DownloadState state, Exception? error)
+    {
+        Error = error;
+        _server.Downloads.Remove(this);
+        _state = state;
+        Progress.Raise();
+        Release();
+    }
+
+    private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
+    {
+        var reader = new BodyReader(upstream.Connection, framing, 502);
+        var state = DownloadState.Failed;
+        try
+        {
+            while (await reader.ReadAsync(fiber, _server.Settings.Timeout, static (piece, download) => download.Write(piece), this))
+            {
+                // Let the readers woken by this piece run (and notice a client that left) before the next piece.
+                await fiber.YieldAsync();
+                if (Volatile.Read(ref _references) == 1 && !WorthFinishing())
+                {
+                    throw new IOException("every client left and the download is less than half done; its partial stays for resuming");
+                }
+            }
+
+            var received = Available;
+            if (Length is { } announced && received != announced)
+            {
+                throw new IOException($"received {received} of {announced} bytes");
+            }
+
+            Length = received;
+            var stored = Stored!.WithLength(received);
+            if (_server.Store.Commit(_partial!, stored))
+            {
+                Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), received);
+            }
+            else
+            {
+                _server.Store.Discard(_partial!);
+                Log.Warning("Not stored {Url:l}: a file and a directory of the cache tree would collide", Url.ToString());
+            }
+
+            state = DownloadState.Complete;
+            Forwarder.Release(upstream, response, framing);
+        }
+        catch (Exception e)
+        {
+            // The partial stays: the next request for this URL resumes it.
+            Error = e;
+            upstream.Dispose();
+            Log.Warning("Download of {Url:l} stopped after {Bytes} bytes: {Reason:l}", Url.ToString(), Available, e.Message);
+        }
+        finally
+        {
+            // Out of the registry first: whoever sees the end finds the body in the tree, not this download.
+            _server.Downloads.Remove(this);
+            _state = state;
+            Progress.Raise();
+            Release();
+        }
+    }
+
+    private bool WorthFinishing() => Length is { } length
+        ? Available * 2 >= length || length <= _server.Settings.FinishBelow
+        : Available <= _server.Settings.FinishBelow;
+
+    private ValueTask Write(ReadOnlyMemory<byte> piece)
+    {
+        RandomAccess.Write(_partial!.Handle, piece.Span, Available);
+        Interlocked.Add(ref _available, piece.Length);
+        Progress.Raise();
+        return ValueTask.CompletedTask;
+    }
+
+    private StoredResponse Describe(Exchange exchange, ResponseHead response, DateTimeOffset requestTime)
+    {
+        var responseTime = _server.Clock.GetUtcNow();
+        var headers = StoredResponse.StorableFields(response.Headers);
+        return new StoredResponse
+        {
+            Headers = headers,
+            RequestTime = requestTime,
+            ResponseTime = responseTime,
+            Length = Length ?? -1,
+            BodyStamp = HttpDate.TryParse(headers["Last-Modified"], out var lastModified) ? lastModified : responseTime,
+            Url = Url.ToString(),
+            VaryKey = StoredResponse.VaryKeyOf(response.Headers, exchange.Request.Headers),
+        };
+    }
+
+    /// <summary>A 206 that continues our partial: "bytes N-(T-1)/T" from exactly where it stops.</summary>
+    private static bool FitsResume(ResponseHead response, long resumeFrom) =>
+        response.Status == 206 && ParseContentRange(response.Headers["Content-Range"]) is { } range && range.Start == resumeFrom && range.End == range.Total - 1;
+
+    private static long? ContentRangeTotal(ResponseHead response) => ParseContentRange(response.Headers["Content-Range"])?.Total;
+
+    private static (long Start, long End, long Total)? ParseContentRange(string? value)
+    {
+        if (value is null || !value.StartsWith("bytes ", StringComparison.OrdinalIgnoreCase))
+        {
+            return null;
+        }
+
+        var parts = value[6..].Split('-', '/');
+        return parts.Length == 3
+            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
+            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var end)
+            && long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var total)
+            ? (start, end, total)
+            : null;
+    }
+}

@@ -1,0 +1,208 @@
+using System.Net;
+
+namespace Replicator.Tests;
+
+/// <summary>Shared and resumable downloads: one upstream transfer for every client, never a corrupt file.</summary>
+public sealed class SharedDownloadTests
+{
+    private const int Size = 1024 * 1024;
+    private const int Half = Size / 2;
+
+    [Fact]
+    public async Task ConcurrentClients_OfOneSlowUrl_MakeOneOriginRequest_AndGetIdenticalBodies()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var gate = new TaskCompletionSource();
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(), ETag: "\"b\"", PauseAt: Half, Resume: gate.Task);
+        var clients = Enumerable.Range(0, 8).Select(_ => proxy.NewClient()).ToList();
+
+        // Every client has its answer's head while the origin is still paused half-way: all joined one download.
+        var responses = await Task.WhenAll(clients.Select(client => client.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead)));
+        gate.SetResult();
+        var bodies = await Task.WhenAll(responses.Select(response => response.Content.ReadAsByteArrayAsync()));
+
+        Assert.All(bodies, body => Assert.Equal(file.Body, body));
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+        Assert.Equal(file.Body, File.ReadAllBytes(proxy.CachedPath("/big")));
+        clients.ForEach(client => client.Dispose());
+    }
+
+    [Fact]
+    public async Task Joiner_ArrivingHalfWay_GetsTheStoredHalfAtOnce_ThenTheRest()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var gate = new TaskCompletionSource();
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(), PauseAt: Half, Resume: gate.Task);
+        var first = await proxy.Client.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        using var joinerClient = proxy.NewClient();
+        var joiner = await joinerClient.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        var stream = await joiner.Content.ReadAsStreamAsync();
+        var firstHalf = new byte[Half];
+        await stream.ReadExactlyAsync(firstHalf).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(file.Body[..Half], firstHalf);
+
+        gate.SetResult();
+        var rest = new MemoryStream();
+        await stream.CopyToAsync(rest);
+        Assert.Equal(file.Body[Half..], rest.ToArray());
+        Assert.Equal(file.Body, await first.Content.ReadAsByteArrayAsync());
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+    }
+
+    [Fact]
+    public async Task ClientLeavingMidWay_DoesNotStopTheOthers()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var gate = new TaskCompletionSource();
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(), CacheControl: "max-age=600", PauseAt: Half, Resume: gate.Task);
+        using var leaving = proxy.NewClient();
+        var gone = await leaving.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        var staying = await proxy.Client.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        gone.Dispose();
+        leaving.Dispose();
+        gate.SetResult();
+
+        Assert.Equal(file.Body, await staying.Content.ReadAsByteArrayAsync());
+        Assert.Equal(file.Body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")));
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+    }
+
+    [Fact]
+    public async Task OriginBreakingOffHalfWay_LeavesAPartial_ThatTheNextRequestResumes()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var modified = new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(), ETag: "\"v7\"", LastModified: modified, AbortAt: Half);
+
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")));
+        Assert.False(File.Exists(proxy.CachedPath("/big")));
+
+        using var second = proxy.NewClient();
+        var body = await second.GetByteArrayAsync(proxy.Origin.Url("/big"));
+
+        Assert.Equal(file.Body, body);
+        var resume = proxy.Origin.Requests.Last(r => r.PathAndQuery == "/big");
+        Assert.InRange(ResumeOffset(resume), 1, Half);
+        Assert.Equal("\"v7\"", resume.Headers["If-Range"]);
+        Assert.Equal(file.Body, File.ReadAllBytes(proxy.CachedPath("/big")));
+    }
+
+    [Fact]
+    public async Task ResumeAnsweredWithTheWhole200_StartsOverCleanly()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/big"] = new OriginFile(Body(), ETag: "\"old\"", AbortAt: Half);
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")));
+        var changed = Body(seed: 99);
+        proxy.Origin.Files["/big"] = new OriginFile(changed, ETag: "\"new\"", IgnoreRange: true);
+
+        using var second = proxy.NewClient();
+        var body = await second.GetByteArrayAsync(proxy.Origin.Url("/big"));
+
+        Assert.Equal(changed, body);
+        Assert.Equal(changed, File.ReadAllBytes(proxy.CachedPath("/big")));
+        Assert.InRange(ResumeOffset(proxy.Origin.Requests.Last(r => r.PathAndQuery == "/big")), 1, Half);
+    }
+
+    [Fact]
+    public async Task ResumeRefusedWith416_DiscardsThePartialAndStartsOver()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/big"] = new OriginFile(Body(), ETag: "\"e\"", AbortAt: Half);
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")));
+        var shorter = Body(seed: 5)[..1000];
+        proxy.Origin.Files["/big"] = new OriginFile(shorter, ETag: "\"e\"");
+
+        using var second = proxy.NewClient();
+        var body = await second.GetByteArrayAsync(proxy.Origin.Url("/big"));
+
+        Assert.Equal(shorter, body);
+        var lastTwo = proxy.Origin.Requests.Where(r => r.PathAndQuery == "/big").TakeLast(2).ToList();
+        Assert.InRange(ResumeOffset(lastTwo[0]), 1, Half);
+        Assert.False(lastTwo[1].Headers.ContainsKey("Range"));
+    }
+
+    [Fact]
+    public async Task RangeAndHead_OnADownloadingFile_AreAnsweredBeforeItEnds()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var gate = new TaskCompletionSource();
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(), PauseAt: Half, Resume: gate.Task);
+        var first = await proxy.Client.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        using var other = proxy.NewClient();
+        var range = new HttpRequestMessage(HttpMethod.Get, proxy.Origin.Url("/big"));
+        range.Headers.Range = new System.Net.Http.Headers.RangeHeaderValue(100, 199);
+
+        var partial = await other.SendAsync(range).WaitAsync(TimeSpan.FromSeconds(20));
+        var head = await other.SendAsync(new HttpRequestMessage(HttpMethod.Head, proxy.Origin.Url("/big"))).WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(HttpStatusCode.PartialContent, partial.StatusCode);
+        Assert.Equal(file.Body[100..200], await partial.Content.ReadAsByteArrayAsync());
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(Size, head.Content.Headers.ContentLength);
+        gate.SetResult();
+        Assert.Equal(file.Body, await first.Content.ReadAsByteArrayAsync());
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+    }
+
+    [Fact]
+    public async Task EveryClientLeavingALargeDownloadEarly_StopsItAndKeepsThePartial()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { FinishBelow = 0 });
+        var gate = new TaskCompletionSource();
+        // Large, and paused early: the proxy has plenty of time to notice the client left before half is in, and
+        // the body is far larger than the socket buffers, so the origin sees the proxy go.
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(size: 64 * Size), ETag: "\"p\"", PauseAt: Size / 4, Resume: gate.Task);
+        using (var leaving = proxy.NewClient())
+        {
+            using var response = await leaving.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+            await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        gate.SetResult();
+        await file.Abandoned.Task.WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal(file.Body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")));
+        Assert.StartsWith("bytes=", proxy.Origin.Requests.Last(r => r.PathAndQuery == "/big").Headers["Range"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task EveryClientLeavingASmallDownload_LetsItFinish()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var gate = new TaskCompletionSource();
+        var file = proxy.Origin.Files["/small"] = new OriginFile(Body(), CacheControl: "max-age=600", PauseAt: Size / 4, Resume: gate.Task);
+        using (var leaving = proxy.NewClient())
+        {
+            using var response = await leaving.GetAsync(proxy.Origin.Url("/small"), HttpCompletionOption.ResponseHeadersRead);
+            await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        }
+
+        gate.SetResult();
+
+        Assert.Equal(file.Body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/small")));
+        Assert.Equal(1, proxy.Origin.CountRequests("/small"));
+        Assert.False(file.Abandoned.Task.IsCompleted);
+    }
+
+    /// <summary>Where a resume asked to start (the origin's abort may lose some of what it wrote, so not exactly where it broke).</summary>
+    private static long ResumeOffset(SeenRequest request)
+    {
+        var range = request.Headers["Range"];
+        Assert.StartsWith("bytes=", range, StringComparison.Ordinal);
+        Assert.EndsWith("-", range, StringComparison.Ordinal);
+        return long.Parse(range[6..^1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    internal static byte[] Body(int seed = 1, int size = Size)
+    {
+        var body = new byte[size];
+        new Random(seed).NextBytes(body);
+        return body;
+    }
+}
