@@ -28,10 +28,25 @@ public sealed class FiberLogSink : ILogEventSink
     private readonly object _lock = new();
     private TextWriter _output;
 
-    public FiberLogSink(TextWriter output, FiberLogMode mode)
+    private readonly bool _flushEachWrite;
+
+    /// <param name="flushEachWrite">
+    /// Flush after every line (tests, interactive use); false leaves flushing to <see cref="Flush"/>, called on a
+    /// timer by the program, so a busy proxy does not pay a system call per access-log line.
+    /// </param>
+    public FiberLogSink(TextWriter output, FiberLogMode mode, bool flushEachWrite = true)
     {
         _output = output;
         Mode = mode;
+        _flushEachWrite = flushEachWrite;
+    }
+
+    public void Flush()
+    {
+        lock (_lock)
+        {
+            _output.Flush();
+        }
     }
 
     /// <summary>
@@ -111,7 +126,10 @@ public sealed class FiberLogSink : ILogEventSink
                 _output.Write(text);
             }
 
-            _output.Flush();
+            if (_flushEachWrite)
+            {
+                _output.Flush();
+            }
         }
     }
 }

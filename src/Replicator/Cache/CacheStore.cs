@@ -60,7 +60,11 @@ internal sealed class CacheStore
     /// <summary>Added to a partial body's path for its metadata: '%m' is a name no normalised URL produces.</summary>
     public const string PartialMetaSuffix = "%meta";
 
+    /// <summary>Metadata is re-read only when its body changed: a hit costs one stat, not an open, read and parse.</summary>
+    private const int MaxKnown = 50_000;
+
     private readonly IFileSystem _fs;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StoredResponse> _known = new(StringComparer.Ordinal);
     private long _partialCounter;
 
     public CacheStore(IFileSystem fs, string root)
@@ -79,18 +83,25 @@ internal sealed class CacheStore
     public CachedEntry? Lookup(string relativePath)
     {
         var body = BodyPath(relativePath);
-        if (!_fs.File.Exists(body))
+        var info = _fs.FileInfo.New(body);
+        if (!info.Exists)
         {
             return null;
         }
 
-        var info = _fs.FileInfo.New(body);
         var length = info.Length;
         var stamp = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
-        var stored = LoadMeta(relativePath);
-        if (stored is null || stored.Length != length || Math.Abs((stored.BodyStamp - stamp).TotalSeconds) >= 1)
+        if (!_known.TryGetValue(relativePath, out var stored) || !Describes(stored, length, stamp))
         {
-            stored = Synthesize(body, length, stamp);
+            stored = LoadMeta(relativePath);
+            if (stored is null || !Describes(stored, length, stamp))
+            {
+                stored = Synthesize(body, length, stamp);
+            }
+            else
+            {
+                Remember(relativePath, stored);
+            }
         }
 
         return new CachedEntry(relativePath, body, length, stored);
@@ -169,6 +180,20 @@ internal sealed class CacheStore
         }
     }
 
+    /// <summary>Whether metadata belongs to the body beside it (length, and time stamp to the second).</summary>
+    private static bool Describes(StoredResponse stored, long length, DateTimeOffset stamp) =>
+        stored.Length == length && Math.Abs((stored.BodyStamp - stamp).TotalSeconds) < 1;
+
+    private void Remember(string relativePath, StoredResponse stored)
+    {
+        if (_known.Count >= MaxKnown)
+        {
+            _known.Clear();
+        }
+
+        _known[relativePath] = stored;
+    }
+
     private StoredResponse? LoadMeta(string relativePath)
     {
         try
@@ -185,12 +210,14 @@ internal sealed class CacheStore
     private void WriteMeta(string relativePath, StoredResponse stored)
     {
         var path = MetaPath(relativePath);
+        _known.TryRemove(relativePath, out _);
         if (!TryCreateParent(path) || _fs.Directory.Exists(path))
         {
             return;
         }
 
         WriteDurably(path, stored);
+        Remember(relativePath, stored);
     }
 
     /// <summary>Writes metadata to a temporary file, flushes it to disk, and renames it over <paramref name="path"/>.</summary>

@@ -10,7 +10,7 @@ namespace Replicator.Cache;
 /// age), and the body's length and time stamp (to tell that this metadata belongs to the body beside it).
 /// Stored as a readable HTTP head under ROOT/.replicator/meta/ (docs/cache-layout.md).
 /// </summary>
-internal sealed class StoredResponse
+internal sealed record StoredResponse
 {
     private const string Prefix = "X-Replicator-";
 
@@ -75,29 +75,8 @@ internal sealed class StoredResponse
             headers.Add(name, value);
         }
 
-        return new StoredResponse
-        {
-            Headers = headers,
-            RequestTime = requestTime,
-            ResponseTime = responseTime,
-            Length = Length,
-            BodyStamp = BodyStamp,
-            Url = Url,
-            VaryKey = VaryKey,
-        };
+        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime };
     }
-
-    /// <summary>The same response with its body's final length.</summary>
-    public StoredResponse WithLength(long length) => new()
-    {
-        Headers = Headers,
-        RequestTime = RequestTime,
-        ResponseTime = ResponseTime,
-        Length = length,
-        BodyStamp = BodyStamp,
-        Url = Url,
-        VaryKey = VaryKey,
-    };
 
     public byte[] Serialize()
     {

@@ -18,10 +18,27 @@ internal static class ProxyHost
 
     public static int Run(Settings settings)
     {
+        // Standard output is buffered and flushed four times a second: one write per access-log line would cost a
+        // system call per request.
+        var output = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 64 * 1024) { AutoFlush = false };
+        var sink = new FiberLogSink(output, settings.Debug ? FiberLogMode.Debug : FiberLogMode.Gather, flushEachWrite: false);
+        using var flusher = new Timer(_ => sink.Flush(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
         Log.Logger = new LoggerConfiguration()
             .MinimumLevel.Is(settings.Verbosity switch { 0 => LogEventLevel.Information, 1 => LogEventLevel.Debug, _ => LogEventLevel.Verbose })
-            .WriteTo.Sink(new FiberLogSink(Console.Out, settings.Debug ? FiberLogMode.Debug : FiberLogMode.Gather))
+            .WriteTo.Sink(sink)
             .CreateLogger();
+        try
+        {
+            return Serve(settings, sink);
+        }
+        finally
+        {
+            sink.Flush();
+        }
+    }
+
+    private static int Serve(Settings settings, FiberLogSink sink)
+    {
         try
         {
             Directory.CreateDirectory(settings.Root);
@@ -45,6 +62,7 @@ internal static class ProxyHost
             {
                 var bound = engine.Listen(endpoint, (fiber, client) => proxy.Serve(fiber, client));
                 Log.Information("Replicator listening on {Endpoint:l}, cache in {Root:l}", bound.ToString(), settings.Root);
+                sink.Flush();
             }
             catch (SocketException e)
             {

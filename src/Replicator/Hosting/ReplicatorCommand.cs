@@ -23,9 +23,10 @@ internal static class ReplicatorCommand
         var staticMode = new Option<bool>("--static") { Description = "serve a complete cached file without asking the origin" };
         var offline = new Option<bool>("--offline") { Description = "never connect upstream: serve what is cached, 504 for anything else" };
         var connectPorts = new Option<int[]>("--connect-port") { Description = "a port CONNECT tunnels may reach (repeatable)", DefaultValueFactory = _ => [443] };
+        var finishBelow = new Option<long>("--finish-below") { Description = "bytes: a download whose last client left still finishes when it is this small (or over half done)", DefaultValueFactory = _ => 16 * 1024 * 1024 };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -87,6 +88,7 @@ internal static class ReplicatorCommand
             Static = parsed.GetValue(staticMode) || parsed.GetValue(offline),
             Offline = parsed.GetValue(offline),
             ConnectPorts = connectPortValues.ToHashSet(),
+            FinishBelow = Math.Max(0, parsed.GetValue(finishBelow)),
         });
     }
 

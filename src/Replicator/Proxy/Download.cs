@@ -194,7 +194,7 @@ internal sealed class Download
             }
 
             Length = received;
-            var stored = Stored!.WithLength(received);
+            var stored = Stored! with { Length = received };
             if (_server.Store.Commit(_partial!, stored))
             {
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), received);
