@@ -195,7 +195,9 @@ internal sealed class Download
 
             Length = received;
             var stored = Stored! with { Length = received };
-            if (_server.Store.Commit(_partial!, stored))
+            // fsync of a large body can take a while: it runs off the loop, which keeps serving everyone else.
+            var partial = _partial!;
+            if (await fiber.RunBlockingAsync(() => _server.Store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
             {
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), received);
             }
