@@ -38,14 +38,14 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public IReadOnlyList<FiberLoop> Loops => _engine.Loops;
 
-    public static async Task<ProxyFixture> StartAsync(Func<Settings, Settings>? configure = null, TimeProvider? clock = null, int loops = 2)
+    public static async Task<ProxyFixture> StartAsync(Func<Settings, Settings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort)
     {
         var origin = await TestOrigin.StartAsync();
         var root = Path.Combine(Path.GetTempPath(), "replicator-test-" + Guid.NewGuid().ToString("N"), "cache");
         var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root };
         settings = configure?.Invoke(settings) ?? settings;
         clock ??= TimeProvider.System;
-        var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock });
+        var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock, Distribution = distribution });
         var server = new ProxyServer(settings, new FileSystem(), clock);
         var endpoint = server.Listen(engine)[0];
         engine.Start();

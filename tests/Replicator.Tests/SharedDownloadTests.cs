@@ -28,6 +28,25 @@ public sealed class SharedDownloadTests
     }
 
     [Fact]
+    public async Task Joiner_OnAnotherLoop_FollowsTheSameDownload()
+    {
+        // Hand-off gives accepted connections to the loops in turn: the two clients below land on different loops.
+        await using var proxy = await ProxyFixture.StartAsync(distribution: Replicator.Fibers.ListenerDistribution.HandOff);
+        var gate = new TaskCompletionSource();
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(), PauseAt: Half, Resume: gate.Task);
+        using var second = proxy.NewClient();
+
+        var first = await proxy.Client.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var joiner = await second.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead).WaitAsync(TimeSpan.FromSeconds(20));
+        gate.SetResult();
+
+        Assert.Equal(file.Body, await joiner.Content.ReadAsByteArrayAsync());
+        Assert.Equal(file.Body, await first.Content.ReadAsByteArrayAsync());
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+    }
+
+    [Fact]
     public async Task Joiner_ArrivingHalfWay_GetsTheStoredHalfAtOnce_ThenTheRest()
     {
         await using var proxy = await ProxyFixture.StartAsync();
@@ -49,6 +68,30 @@ public sealed class SharedDownloadTests
         Assert.Equal(file.Body[Half..], rest.ToArray());
         Assert.Equal(file.Body, await first.Content.ReadAsByteArrayAsync());
         Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+    }
+
+    [Fact]
+    public async Task StalledClient_DoesNotHoldUpTheDownloadOrTheOthers()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var body = Body(seed: 7, size: 16 * Size);
+        proxy.Origin.Files["/big"] = new OriginFile(body, CacheControl: "max-age=600");
+        using var stalled = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp) { ReceiveBufferSize = 4096 };
+        await stalled.ConnectAsync(proxy.Endpoint);
+        await stalled.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {proxy.Origin.Url("/big")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+
+        // The stalled client started the download and reads nothing; another client still gets everything.
+        var other = await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(body, other);
+        Assert.Equal(body, File.ReadAllBytes(proxy.CachedPath("/big")));
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+        using var reader = new System.Net.Sockets.NetworkStream(stalled);
+        var reply = new MemoryStream();
+        await reader.CopyToAsync(reply).WaitAsync(TimeSpan.FromSeconds(30));
+        var bytes = reply.ToArray();
+        var headEnd = System.Text.Encoding.Latin1.GetString(bytes).IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4;
+        Assert.Equal(body, bytes[headEnd..]);
     }
 
     [Fact]

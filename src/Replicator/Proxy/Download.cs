@@ -23,8 +23,12 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed class Download
 {
+    /// <summary>Every this many bytes, writeback of the body so far is started (see <see cref="NativeFile.StartWriteback"/>).</summary>
+    private const long WritebackStep = 16 * 1024 * 1024;
+
     private readonly ProxyServer _server;
     private PartialBody? _partial;
+    private long _writebackStarted;
     private long _available;
     private int _references = 1;
     private volatile DownloadState _state = DownloadState.Pending;
@@ -143,6 +147,7 @@ internal sealed class Download
                 Stored = Describe(exchange, response, requestTime);
                 _server.Store.RestartPartial(_partial, Stored, resumed ? resumeFrom : 0);
                 Interlocked.Exchange(ref _available, resumed ? resumeFrom : 0);
+                _writebackStarted = Available;
                 if (resumed)
                 {
                     Log.Information("Resuming {Url:l} at byte {Offset} of {Length}", Url.ToString(), resumeFrom, Length);
@@ -234,7 +239,13 @@ internal sealed class Download
     private ValueTask Write(ReadOnlyMemory<byte> piece)
     {
         RandomAccess.Write(_partial!.Handle, piece.Span, Available);
-        Interlocked.Add(ref _available, piece.Length);
+        var available = Interlocked.Add(ref _available, piece.Length);
+        if (available - _writebackStarted >= WritebackStep)
+        {
+            NativeFile.StartWriteback(_partial.Handle, _writebackStarted, available - _writebackStarted);
+            _writebackStarted = available;
+        }
+
         Progress.Raise();
         return ValueTask.CompletedTask;
     }
