@@ -21,7 +21,8 @@ internal static class Responder
     public static async ValueTask ServeEntryAsync(Exchange exchange, CachedEntry entry, StoredResponse stored)
     {
         using var file = File.OpenHandle(entry.BodyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        var length = RandomAccess.GetLength(file);
+        // A small body is checked by reading one byte past its end instead of asking its length (one system call less).
+        var length = entry.Length <= SmallBody ? entry.Length : RandomAccess.GetLength(file);
         var plan = Plan(exchange, stored, length);
         if (plan.Count <= 0)
         {
@@ -31,14 +32,16 @@ internal static class Responder
 
         if (plan.Count <= SmallBody)
         {
-            var buffer = ArrayPool<byte>.Shared.Rent(plan.Head.Length + (int)plan.Count);
+            var buffer = ArrayPool<byte>.Shared.Rent(plan.Head.Length + (int)plan.Count + 1);
             try
             {
                 plan.Head.CopyTo(buffer, 0);
-                var read = RandomAccess.Read(file, buffer.AsSpan(plan.Head.Length, (int)plan.Count), plan.Offset);
+                var wanted = (int)plan.Count + (plan.Offset + plan.Count == length ? 1 : 0);
+                var read = RandomAccess.Read(file, buffer.AsSpan(plan.Head.Length, wanted), plan.Offset);
                 if (read != plan.Count)
                 {
-                    throw new ProxyException(500, $"cached file {entry.RelativePath} changed while being read");
+                    // Replaced between the lookup and the open: the head we built describes another body.
+                    throw new ProxyException(503, $"cached file {entry.RelativePath} changed while being served; try again");
                 }
 
                 await exchange.SendAsync(buffer.AsMemory(0, plan.Head.Length + read));
