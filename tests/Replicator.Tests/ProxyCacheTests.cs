@@ -73,6 +73,21 @@ public sealed class ProxyCacheTests
     }
 
     [Fact]
+    public async Task StoredBody_ReplacedByHand_IsServedAsItNowIs()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Static = true });
+        proxy.Origin.Files["/edit.txt"] = new OriginFile("original body"u8.ToArray(), "text/x-original");
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/edit.txt"));
+
+        File.WriteAllText(proxy.CachedPath("/edit.txt"), "edited by hand, longer");
+        var reply = await proxy.Client.GetAsync(proxy.Origin.Url("/edit.txt"));
+
+        Assert.Equal("edited by hand, longer", await reply.Content.ReadAsStringAsync());
+        Assert.Equal("text/plain", reply.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(1, proxy.Origin.CountRequests("/edit.txt"));
+    }
+
+    [Fact]
     public async Task Static_CompleteFile_IsServedWithoutAskingTheOrigin()
     {
         await using var proxy = await ProxyFixture.StartAsync(s => s with { Static = true });

@@ -3,6 +3,27 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Replicator.Cache;
 
+/// <summary>
+/// Thrown by whoever serves a <see cref="CachedEntry"/> when the file is gone or is not the length its metadata says
+/// (replaced or edited by hand): nothing was sent yet, and a fresh lookup will do.
+/// </summary>
+internal sealed class CacheEntryChangedException : Exception
+{
+    public CacheEntryChangedException()
+    {
+    }
+
+    public CacheEntryChangedException(string message)
+        : base(message)
+    {
+    }
+
+    public CacheEntryChangedException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
 /// <summary>A body in the cache tree and what is known about it.</summary>
 internal sealed record CachedEntry(string RelativePath, string BodyPath, long Length, StoredResponse Response);
 
@@ -79,10 +100,18 @@ internal sealed class CacheStore
 
     public string MetaPath(string relativePath) => _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "meta", relativePath);
 
-    /// <summary>The stored body for <paramref name="relativePath"/>, or null.</summary>
+    /// <summary>
+    /// The stored body for <paramref name="relativePath"/>, or null. A body whose metadata is remembered is not even
+    /// stat'ed: whoever serves it opens it anyway, and must check its length (see <see cref="CacheEntryChangedException"/>).
+    /// </summary>
     public CachedEntry? Lookup(string relativePath)
     {
         var body = BodyPath(relativePath);
+        if (_known.TryGetValue(relativePath, out var remembered))
+        {
+            return new CachedEntry(relativePath, body, remembered.Length, remembered);
+        }
+
         var info = _fs.FileInfo.New(body);
         if (!info.Exists)
         {
@@ -91,17 +120,14 @@ internal sealed class CacheStore
 
         var length = info.Length;
         var stamp = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
-        if (!_known.TryGetValue(relativePath, out var stored) || !Describes(stored, length, stamp))
+        var stored = LoadMeta(relativePath);
+        if (stored is null || !Describes(stored, length, stamp))
         {
-            stored = LoadMeta(relativePath);
-            if (stored is null || !Describes(stored, length, stamp))
-            {
-                stored = Synthesize(body, length, stamp);
-            }
-            else
-            {
-                Remember(relativePath, stored);
-            }
+            stored = Synthesize(body, length, stamp);
+        }
+        else
+        {
+            Remember(relativePath, stored);
         }
 
         return new CachedEntry(relativePath, body, length, stored);
@@ -179,6 +205,9 @@ internal sealed class CacheStore
         {
         }
     }
+
+    /// <summary>Drops what is remembered of a body that turned out to have changed behind the proxy's back.</summary>
+    public void Forget(string relativePath) => _known.TryRemove(relativePath, out _);
 
     /// <summary>Whether metadata belongs to the body beside it (length, and time stamp to the second).</summary>
     private static bool Describes(StoredResponse stored, long length, DateTimeOffset stamp) =>

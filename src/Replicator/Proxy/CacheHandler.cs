@@ -54,8 +54,23 @@ internal static class CacheHandler
         if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, now)))
         {
             exchange.Outcome = settings.Offline ? Outcomes.Offline : Outcomes.Hit;
-            await Responder.ServeEntryAsync(exchange, entry, entry.Response);
-            return;
+            try
+            {
+                await Responder.ServeEntryAsync(exchange, entry, entry.Response);
+                return;
+            }
+            catch (CacheEntryChangedException e) when (!exchange.ResponseStarted)
+            {
+                // Changed behind our back: look it up again from the disk.
+                Log.Information("Cached {Path:l} changed: {Reason:l}", relativePath, e.Message);
+                server.Store.Forget(relativePath);
+                entry = server.Store.Lookup(relativePath);
+                if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, now)))
+                {
+                    await Responder.ServeEntryAsync(exchange, entry, entry.Response);
+                    return;
+                }
+            }
         }
 
         if (request.Method == "HEAD")

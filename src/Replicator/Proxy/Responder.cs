@@ -20,9 +20,23 @@ internal static class Responder
 
     public static async ValueTask ServeEntryAsync(Exchange exchange, CachedEntry entry, StoredResponse stored)
     {
-        using var file = File.OpenHandle(entry.BodyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        Microsoft.Win32.SafeHandles.SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(entry.BodyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new CacheEntryChangedException($"{entry.RelativePath} is gone", e);
+        }
+
+        using var _ = file;
         // A small body is checked by reading one byte past its end instead of asking its length (one system call less).
         var length = entry.Length <= SmallBody ? entry.Length : RandomAccess.GetLength(file);
+        if (length != entry.Length)
+        {
+            throw new CacheEntryChangedException($"{entry.RelativePath} is {length} bytes, its metadata says {entry.Length}");
+        }
         var plan = Plan(exchange, stored, length);
         if (plan.Count <= 0)
         {
@@ -40,8 +54,7 @@ internal static class Responder
                 var read = RandomAccess.Read(file, buffer.AsSpan(plan.Head.Length, wanted), plan.Offset);
                 if (read != plan.Count)
                 {
-                    // Replaced between the lookup and the open: the head we built describes another body.
-                    throw new ProxyException(503, $"cached file {entry.RelativePath} changed while being served; try again");
+                    throw new CacheEntryChangedException($"{entry.RelativePath} is not {length} bytes any more");
                 }
 
                 await exchange.SendAsync(buffer.AsMemory(0, plan.Head.Length + read));
