@@ -61,7 +61,7 @@ internal static class Freshness
     /// <summary>The stored response's current age (RFC 9111 section 4.2.3).</summary>
     public static TimeSpan Age(StoredResponse stored, DateTimeOffset now)
     {
-        var apparent = HttpDate.TryParse(stored.Headers["Date"], out var date) ? Max(TimeSpan.Zero, stored.ResponseTime - date) : TimeSpan.Zero;
+        var apparent = stored.Date is { } date ? Max(TimeSpan.Zero, stored.ResponseTime - date) : TimeSpan.Zero;
         var ageValue = long.TryParse(stored.Headers["Age"], out var seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
         var corrected = ageValue + (stored.ResponseTime - stored.RequestTime);
         return Max(apparent, corrected) + Max(TimeSpan.Zero, now - stored.ResponseTime);

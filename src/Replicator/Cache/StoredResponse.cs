@@ -43,6 +43,11 @@ internal sealed record StoredResponse
 
     public DateTimeOffset? LastModified => HttpDate.TryParse(Headers["Last-Modified"], out var value) ? value : null;
 
+    /// <summary>The response's Date, parsed once when the metadata is made or read (every hit needs it for its age).</summary>
+    public DateTimeOffset? Date { get; init; }
+
+    public static DateTimeOffset? DateOf(HttpHeaders headers) => HttpDate.TryParse(headers["Date"], out var value) ? value : null;
+
     public string? ETag => Headers["ETag"];
 
     /// <summary>The fields of <paramref name="response"/> worth storing, hop-by-hop ones and Connection-named ones dropped.</summary>
@@ -75,7 +80,7 @@ internal sealed record StoredResponse
             headers.Add(name, value);
         }
 
-        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime };
+        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime, Date = DateOf(headers) };
     }
 
     public byte[] Serialize()
@@ -132,6 +137,7 @@ internal sealed record StoredResponse
                 RequestTime = Time(head.Headers, "Request-Time"),
                 ResponseTime = Time(head.Headers, "Response-Time"),
                 Length = long.Parse(head.Headers[Prefix + "Length"]!, CultureInfo.InvariantCulture),
+                Date = DateOf(headers),
                 BodyStamp = Time(head.Headers, "Body-Stamp"),
                 VaryKey = vary,
             };

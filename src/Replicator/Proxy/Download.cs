@@ -263,6 +263,7 @@ internal sealed class Download
             BodyStamp = HttpDate.TryParse(headers["Last-Modified"], out var lastModified) ? lastModified : responseTime,
             Url = Url.ToString(),
             VaryKey = StoredResponse.VaryKeyOf(response.Headers, exchange.Request.Headers),
+            Date = StoredResponse.DateOf(headers),
         };
     }
 

@@ -81,6 +81,7 @@ public class RangeAndFreshnessTests
         Assert.Equal(stored.Length, copy.Length);
         Assert.Equal(stored.ResponseTime, copy.ResponseTime);
         Assert.Equal(stored.VaryKey, copy.VaryKey);
+        Assert.Equal(s_now, copy.Date);
         Assert.Null(StoredResponse.TryParse("HTTP/1.1 200 OK\r\nX: y\r\n\r\n"u8));
     }
 
@@ -98,6 +99,7 @@ public class RangeAndFreshnessTests
             Length = 10,
             BodyStamp = s_now,
             VaryKey = [new("accept-encoding", "gzip"), new("x-absent", null)],
+            Date = StoredResponse.DateOf(headers),
         };
     }
 }
