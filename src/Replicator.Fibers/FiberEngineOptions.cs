@@ -38,6 +38,12 @@ public sealed class FiberEngineOptions
     /// <summary>Listen backlog of each listening socket.</summary>
     public int Backlog { get; init; } = 1024;
 
+    /// <summary>The distribution named by REPLICATOR_DISTRIBUTION (reuseport or handoff), else <paramref name="fallback"/>.</summary>
+    public static ListenerDistribution DistributionFromEnvironment(ListenerDistribution fallback) =>
+        Environment.GetEnvironmentVariable("REPLICATOR_DISTRIBUTION") is { } name && Enum.TryParse<ListenerDistribution>(name, ignoreCase: true, out var distribution)
+            ? distribution
+            : fallback;
+
     /// <summary>The poller named by the environment variable REPLICATOR_POLLER (epoll or poll), else epoll.</summary>
     public static PollerKind PollerFromEnvironment() =>
         Environment.GetEnvironmentVariable("REPLICATOR_POLLER") is { } name && Enum.TryParse<PollerKind>(name, ignoreCase: true, out var kind)

@@ -52,6 +52,7 @@ internal static class ProxyHost
         {
             LoopCount = settings.Threads,
             Poller = FiberEngineOptions.PollerFromEnvironment(),
+            Distribution = FiberEngineOptions.DistributionFromEnvironment(ListenerDistribution.ReusePort),
         });
         var proxy = new ProxyServer(settings, new FileSystem());
         // Before the first "listening" line: whoever reads it may signal at once.
