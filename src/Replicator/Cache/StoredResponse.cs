@@ -14,11 +14,13 @@ internal sealed record StoredResponse
 {
     private const string Prefix = "X-Replicator-";
 
-    /// <summary>Fields that describe one message, not the resource: never stored, never replayed from storage.</summary>
+    /// <summary>
+    /// End-to-end fields that still describe one message, not the resource (or one user: cookies): never stored,
+    /// never replayed from storage.
+    /// </summary>
     private static readonly HashSet<string> s_notStored = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Connection", "Keep-Alive", "Proxy-Connection", "Transfer-Encoding", "TE", "Trailer", "Upgrade",
-        "Proxy-Authenticate", "Proxy-Authorization", "Content-Length", "Content-Range", "Age", "Set-Cookie", "Set-Cookie2", "Via",
+        "Content-Range", "Age", "Set-Cookie", "Set-Cookie2", "Via",
     };
 
     public required HttpHeaders Headers { get; init; }
@@ -51,20 +53,8 @@ internal sealed record StoredResponse
     public string? ETag => Headers["ETag"];
 
     /// <summary>The fields of <paramref name="response"/> worth storing, hop-by-hop ones and Connection-named ones dropped.</summary>
-    public static HttpHeaders StorableFields(HttpHeaders response)
-    {
-        var named = new HashSet<string>(response.GetList("Connection"), StringComparer.OrdinalIgnoreCase);
-        var kept = new HttpHeaders();
-        foreach (var (name, value) in response.Fields)
-        {
-            if (!s_notStored.Contains(name) && !named.Contains(name) && !name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
-            {
-                kept.Add(name, value);
-            }
-        }
-
-        return kept;
-    }
+    public static HttpHeaders StorableFields(HttpHeaders response) =>
+        response.EndToEnd(name => s_notStored.Contains(name) || name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase));
 
     /// <summary>The stored fields updated by a 304's fields (RFC 9111 section 4.3.4).</summary>
     public StoredResponse Refreshed(HttpHeaders notModified, DateTimeOffset requestTime, DateTimeOffset responseTime)

@@ -8,6 +8,16 @@ namespace Replicator.Http;
 /// </summary>
 internal sealed class HttpHeaders
 {
+    /// <summary>
+    /// Fields that concern one connection, not the message (RFC 9110 section 7.6.1), plus Content-Length, which
+    /// whoever sends the message frames anew.
+    /// </summary>
+    private static readonly HashSet<string> s_hopByHop = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
+        "Proxy-Authorization", "Proxy-Authenticate", "Content-Length",
+    };
+
     private readonly List<KeyValuePair<string, string>> _fields = [];
 
     public int Count => _fields.Count;
@@ -69,6 +79,25 @@ internal sealed class HttpHeaders
     }
 
     public bool Remove(string name) => _fields.RemoveAll(field => field.Key.Equals(name, StringComparison.OrdinalIgnoreCase)) > 0;
+
+    /// <summary>
+    /// The end-to-end fields: without the hop-by-hop ones, the fields Connection names, and whatever
+    /// <paramref name="drop"/> says.
+    /// </summary>
+    public HttpHeaders EndToEnd(Func<string, bool>? drop = null)
+    {
+        var named = new HashSet<string>(GetList("Connection"), StringComparer.OrdinalIgnoreCase);
+        var kept = new HttpHeaders();
+        foreach (var (name, value) in _fields)
+        {
+            if (!s_hopByHop.Contains(name) && !named.Contains(name) && (drop is null || !drop(name)))
+            {
+                kept.Add(name, value);
+            }
+        }
+
+        return kept;
+    }
 
     public HttpHeaders Clone()
     {

@@ -83,7 +83,7 @@ internal static class CacheHandler
         {
             await RevalidateAsync(exchange, entry, relativePath);
         }
-        else if (await FetchAsync(exchange, relativePath, Messages.EndToEnd(request.Headers, s_clientValidators.Contains)) is { } declined)
+        else if (await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains)) is { } declined)
         {
             exchange.Outcome = Outcomes.Pass;
             await Forwarder.RelayResponseAsync(exchange, declined.Upstream, declined.Response);
@@ -93,7 +93,7 @@ internal static class CacheHandler
     private static async ValueTask RevalidateAsync(Exchange exchange, CachedEntry entry, string relativePath)
     {
         var server = exchange.Server;
-        var headers = Messages.EndToEnd(exchange.Request.Headers, s_clientValidators.Contains);
+        var headers = exchange.Request.Headers.EndToEnd(s_clientValidators.Contains);
         if (entry.Response.ETag is { } etag)
         {
             headers.Add("If-None-Match", etag);

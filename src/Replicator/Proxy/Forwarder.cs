@@ -15,7 +15,7 @@ internal static class Forwarder
     /// <summary>Forwards the request as it is and passes the response through; nothing is cached.</summary>
     public static async ValueTask PassThroughAsync(Exchange exchange)
     {
-        var headers = Messages.EndToEnd(exchange.Request.Headers);
+        var headers = exchange.Request.Headers.EndToEnd();
         var (upstream, response) = await ExchangeAsync(exchange, exchange.Request.Method, headers, exchange.Request.BodyFraming());
         exchange.Outcome = Outcomes.Pass;
         await RelayResponseAsync(exchange, upstream, response);
@@ -70,7 +70,7 @@ internal static class Forwarder
     {
         var framing = response.BodyFraming(exchange.Request.Method);
         var clientFraming = ClientFraming(exchange, framing);
-        var headers = Messages.EndToEnd(response.Headers);
+        var headers = response.Headers.EndToEnd();
         Messages.AddVia(headers, response.Version);
         exchange.Status = response.Status;
         await exchange.SendAsync(Messages.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
@@ -177,7 +177,7 @@ internal static class Forwarder
 
             if (exchange.Request.IsHttp11)
             {
-                await exchange.Client.SendAsync(exchange.Fiber, Messages.ClientResponse(head.Status, head.Reason, Messages.EndToEnd(head.Headers), Framing.None, keepAlive: true), exchange.Timeout);
+                await exchange.Client.SendAsync(exchange.Fiber, Messages.ClientResponse(head.Status, head.Reason, head.Headers.EndToEnd(), Framing.None, keepAlive: true), exchange.Timeout);
             }
         }
     }

@@ -13,28 +13,6 @@ internal static class Messages
 {
     public const string ViaName = "replicator";
 
-    private static readonly HashSet<string> s_hopByHop = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "Connection", "Keep-Alive", "Proxy-Connection", "TE", "Trailer", "Transfer-Encoding", "Upgrade",
-        "Proxy-Authorization", "Proxy-Authenticate", "Content-Length",
-    };
-
-    /// <summary>The end-to-end fields of a message (Content-Length too: the sender frames the body anew).</summary>
-    public static HttpHeaders EndToEnd(HttpHeaders headers, Func<string, bool>? drop = null)
-    {
-        var named = new HashSet<string>(headers.GetList("Connection"), StringComparer.OrdinalIgnoreCase);
-        var kept = new HttpHeaders();
-        foreach (var (name, value) in headers.Fields)
-        {
-            if (!s_hopByHop.Contains(name) && !named.Contains(name) && (drop is null || !drop(name)))
-            {
-                kept.Add(name, value);
-            }
-        }
-
-        return kept;
-    }
-
     public static void AddVia(HttpHeaders headers, Version version)
     {
         var hop = $"{version.Major}.{version.Minor} {ViaName}";
