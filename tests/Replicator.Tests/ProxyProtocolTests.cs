@@ -206,9 +206,11 @@ public sealed class ProxyProtocolTests
         silent.Listen();
         var silentPort = ((IPEndPoint)silent.LocalEndPoint!).Port;
         var requestArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Socket? peer = null;
         _ = Task.Run(async () =>
         {
-            var peer = await silent.AcceptAsync();
+            // Kept in the test's scope: a socket only a finished task refers to can be finalized, closing it.
+            peer = await silent.AcceptAsync();
             var buffer = new byte[4096];
             var seen = string.Empty;
             while (!seen.Contains("\r\n\r\n", StringComparison.Ordinal))
@@ -227,6 +229,7 @@ public sealed class ProxyProtocolTests
         clock.Advance(TimeSpan.FromSeconds(15));
 
         var text = await reply;
+        peer?.Dispose();
         Assert.StartsWith("HTTP/1.1 504 Gateway Timeout", text, StringComparison.Ordinal);
         Assert.EndsWith($"upstream 127.0.0.1:{silentPort} did not answer within 15 s\n", text, StringComparison.Ordinal);
     }

@@ -201,10 +201,14 @@ public sealed class SharedDownloadTests
         // Large, and paused early: the proxy has plenty of time to notice the client left before half is in, and
         // the body is far larger than the socket buffers, so the origin sees the proxy go.
         var file = proxy.Origin.Files["/big"] = new OriginFile(Body(size: 64 * Size), ETag: "\"p\"", PauseAt: Size / 4, Resume: gate.Task);
-        using (var leaving = proxy.NewClient())
+        using (var leaving = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.InterNetwork, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp))
         {
-            using var response = await leaving.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+            await leaving.ConnectAsync(proxy.Endpoint);
+            await leaving.SendAsync(System.Text.Encoding.ASCII.GetBytes($"GET {proxy.Origin.Url("/big")} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            await leaving.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(20));
             await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+            // Gone for good, at once: a reset, not a client library that may drain the body first.
+            leaving.LingerState = new System.Net.Sockets.LingerOption(true, 0);
         }
 
         gate.SetResult();

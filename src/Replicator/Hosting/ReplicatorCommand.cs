@@ -24,9 +24,10 @@ internal static class ReplicatorCommand
         var offline = new Option<bool>("--offline") { Description = "never connect upstream: serve what is cached, 504 for anything else" };
         var connectPorts = new Option<int[]>("--connect-port") { Description = "a port CONNECT tunnels may reach (repeatable)", DefaultValueFactory = _ => [443] };
         var finishBelow = new Option<long>("--finish-below") { Description = "bytes: a download whose last client left still finishes when it is this small (or over half done)", DefaultValueFactory = _ => 16 * 1024 * 1024 };
+        var allowedClients = new Option<string[]>("--ip") { Description = "clients allowed to use the proxy, as CIDR (192.168.0.0/16, ::1/128) or wildcard (192.168.*.*) (repeatable; default: loopback only)" };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -77,6 +78,16 @@ internal static class ReplicatorCommand
             }
         }
 
+        Proxy.ClientAccess access;
+        try
+        {
+            access = Proxy.ClientAccess.Parse(parsed.GetValue(allowedClients) ?? []);
+        }
+        catch (FormatException e)
+        {
+            return Fail($"--ip: {e.Message}");
+        }
+
         return run(new Settings
         {
             Endpoints = endpoints,
@@ -89,6 +100,7 @@ internal static class ReplicatorCommand
             Offline = parsed.GetValue(offline),
             ConnectPorts = connectPortValues.ToHashSet(),
             FinishBelow = Math.Max(0, parsed.GetValue(finishBelow)),
+            Access = access,
         });
     }
 

@@ -26,6 +26,9 @@ internal sealed record Settings
     /// <summary>A download whose last client left still finishes when its body is at most this many bytes.</summary>
     public long FinishBelow { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>Clients allowed to use the proxy (--ip); loopback only by default.</summary>
+    public Proxy.ClientAccess Access { get; init; } = Proxy.ClientAccess.LoopbackOnly;
+
     /// <summary>Ports a CONNECT tunnel may reach.</summary>
     public IReadOnlySet<int> ConnectPorts { get; init; } = new HashSet<int> { 443 };
 }

@@ -21,6 +21,8 @@ internal sealed class ClientSession : IDisposable
     private readonly Fiber _fiber;
     private readonly BufferedConnection _client;
     private readonly string _clientName;
+    private readonly System.Net.IPAddress? _clientAddress;
+    private readonly bool _allowed;
 
     public ClientSession(ProxyServer server, Fiber fiber, Socket client)
     {
@@ -28,6 +30,8 @@ internal sealed class ClientSession : IDisposable
         _fiber = fiber;
         _client = new BufferedConnection(client);
         _clientName = client.RemoteEndPoint?.ToString() ?? "client";
+        _clientAddress = (client.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
+        _allowed = _clientAddress is not null && server.Settings.Access.Allows(_clientAddress);
     }
 
     public async ValueTask RunAsync()
@@ -37,6 +41,16 @@ internal sealed class ClientSession : IDisposable
             while (await ReadRequestAsync() is { } request)
             {
                 var exchange = new Exchange(_server, _fiber, _client, _clientName, request);
+                if (!_allowed)
+                {
+                    Log.Warning("Refused {Client:l}: not in the allowed clients (--ip)", _clientName);
+                    exchange.KeepAlive = false;
+                    exchange.Outcome = Outcomes.Error;
+                    await exchange.SendErrorAsync(403, $"client {_clientAddress} is not allowed to use this proxy");
+                    exchange.WriteAccessLog();
+                    return;
+                }
+
                 await HandleAsync(exchange);
                 exchange.WriteAccessLog();
                 if (!exchange.KeepAlive)
