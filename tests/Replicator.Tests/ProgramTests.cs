@@ -73,6 +73,49 @@ public sealed class ProgramTests : IDisposable
         Assert.Matches(@" 200 \d+ HIT \d+ms$", lines[1]);
     }
 
+    [Fact]
+    public async Task LogFile_IsAppendedTo_ReopenedOnSighup_AndThePidFileComesAndGoes()
+    {
+        const int SIGHUP = 1;
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/before"] = new OriginFile("1"u8.ToArray());
+        origin.Files["/after"] = new OriginFile("2"u8.ToArray());
+        Directory.CreateDirectory(_root);
+        var log = Path.Combine(_root, "replicator.log");
+        var pid = Path.Combine(_root, "replicator.pid");
+        File.WriteAllText(log, "an older line\n");
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", Path.Combine(_root, "cache"), "--log", log, "--pid", pid);
+        Assert.Equal(replicator.Process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), File.ReadAllText(pid).Trim());
+
+        await RequestAndCloseAsync(replicator, origin.Url("/before"));
+        File.Move(log, log + ".1");
+        replicator.Signal(SIGHUP);
+        await replicator.WaitForLineAsync(line => line.Contains("reopened", StringComparison.Ordinal));
+        await RequestAndCloseAsync(replicator, origin.Url("/after"));
+        replicator.Signal(SIGTERM);
+
+        Assert.Equal(0, await replicator.WaitForExitAsync());
+        var rotated = File.ReadAllText(log + ".1");
+        var current = File.ReadAllText(log);
+        Assert.StartsWith("an older line\n", rotated, StringComparison.Ordinal);
+        Assert.Contains(origin.Url("/before"), rotated, StringComparison.Ordinal);
+        Assert.DoesNotContain(origin.Url("/after"), rotated, StringComparison.Ordinal);
+        Assert.Contains(origin.Url("/after"), current, StringComparison.Ordinal);
+        Assert.False(File.Exists(pid));
+    }
+
+    /// <summary>One request on its own connection, read to the end: the proxy logs it before it closes.</summary>
+    private static async Task RequestAndCloseAsync(ReplicatorProcess replicator, string url)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(replicator.Endpoint);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        var buffer = new byte[4096];
+        while (await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20)) > 0)
+        {
+        }
+    }
+
     [Theory]
     [InlineData("--port", "99999", "--port")]
     [InlineData("--port", "eighty", "eighty")]

@@ -14,6 +14,7 @@ internal sealed partial class ReplicatorProcess : IDisposable
     private readonly Process _process;
     private readonly TaskCompletionSource<IPEndPoint> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<string> _output = [];
+    private readonly List<(Func<string, bool> Predicate, TaskCompletionSource Seen)> _awaited = [];
 
     private ReplicatorProcess(Process process)
     {
@@ -57,6 +58,25 @@ internal sealed partial class ReplicatorProcess : IDisposable
     }
 
     public IPEndPoint Endpoint => _listening.Task.Result;
+
+    /// <summary>Completes when the program writes a line that satisfies <paramref name="predicate"/> (or already has).</summary>
+    public Task WaitForLineAsync(Func<string, bool> predicate)
+    {
+        var seen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_output)
+        {
+            if (_output.Exists(line => predicate(line)))
+            {
+                seen.SetResult();
+            }
+            else
+            {
+                _awaited.Add((predicate, seen));
+            }
+        }
+
+        return seen.Task.WaitAsync(TimeSpan.FromSeconds(30));
+    }
 
     public void Signal(int signal)
     {
@@ -110,6 +130,13 @@ internal sealed partial class ReplicatorProcess : IDisposable
         lock (_output)
         {
             _output.Add(line);
+            foreach (var (predicate, seen) in _awaited)
+            {
+                if (predicate(line))
+                {
+                    seen.TrySetResult();
+                }
+            }
         }
 
         if (ListeningLine().Match(line) is { Success: true } match)

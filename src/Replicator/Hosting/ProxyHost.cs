@@ -1,16 +1,18 @@
 using System.IO.Abstractions;
 using System.Net.Sockets;
-using Replicator.Proxy;
+using System.Runtime.InteropServices;
 using Replicator.Fibers;
 using Replicator.Fibers.Logging;
+using Replicator.Proxy;
 using Serilog;
 using Serilog.Events;
 
 namespace Replicator.Hosting;
 
 /// <summary>
-/// Runs the program: logging, the cache root, the engine and its listeners, and a clean stop on SIGINT/SIGTERM.
-/// Start-up failures (a port in use, an unwritable root) are one line on stderr and exit code 1.
+/// Runs the program: logging (standard output, or --log FILE reopened on SIGHUP), the pid file, the cache root, the
+/// engine and its listeners, and a clean stop on SIGINT/SIGTERM. Start-up failures (a port in use, an unwritable root
+/// or log) are one line on stderr and exit code 1. SIGHUP never stops the process (the original 3.0 died on it).
 /// </summary>
 internal static class ProxyHost
 {
@@ -18,11 +20,25 @@ internal static class ProxyHost
 
     public static int Run(Settings settings)
     {
-        // Standard output is buffered and flushed four times a second: one write per access-log line would cost a
-        // system call per request.
-        var output = new StreamWriter(Console.OpenStandardOutput(), bufferSize: 64 * 1024) { AutoFlush = false };
+        TextWriter output;
+        try
+        {
+            output = OpenLog(settings.LogFile);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"replicator: cannot open the log {settings.LogFile}: {e.Message}");
+            return 1;
+        }
+
+        // Buffered and flushed four times a second: one write per access-log line would cost a system call per request.
         var sink = new FiberLogSink(output, settings.Debug ? FiberLogMode.Debug : FiberLogMode.Gather, flushEachWrite: false);
         using var flusher = new Timer(_ => sink.Flush(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+        using var reopen = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
+        {
+            context.Cancel = true;
+            ReopenLog(sink, settings.LogFile);
+        });
         Log.Logger = new LoggerConfiguration()
             .MinimumLevel.Is(settings.Verbosity switch { 0 => LogEventLevel.Information, 1 => LogEventLevel.Debug, _ => LogEventLevel.Verbose })
             .WriteTo.Sink(sink)
@@ -34,6 +50,10 @@ internal static class ProxyHost
         finally
         {
             sink.Flush();
+            if (settings.PidFile is { } pidFile)
+            {
+                File.Delete(pidFile);
+            }
         }
     }
 
@@ -42,10 +62,14 @@ internal static class ProxyHost
         try
         {
             Directory.CreateDirectory(settings.Root);
+            if (settings.PidFile is { } pidFile)
+            {
+                File.WriteAllText(pidFile, Environment.ProcessId + "\n");
+            }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return StartupFailure($"cannot create the cache root {settings.Root}: {e.Message}");
+            return StartupFailure($"cannot create {settings.Root} or {settings.PidFile}: {e.Message}");
         }
 
         using var engine = new FiberEngine(new FiberEngineOptions
@@ -61,8 +85,14 @@ internal static class ProxyHost
         {
             try
             {
-                var bound = engine.Listen(endpoint, (fiber, client) => proxy.Serve(fiber, client));
+                var bound = engine.Listen(endpoint, proxy.Serve);
                 Log.Information("Replicator listening on {Endpoint:l}, cache in {Root:l}", bound.ToString(), settings.Root);
+                if (settings.LogFile is not null)
+                {
+                    // With a log file, the operator still sees where it listens.
+                    Console.WriteLine($"Replicator listening on {bound}, cache in {settings.Root}, log in {settings.LogFile}");
+                }
+
                 sink.Flush();
             }
             catch (SocketException e)
@@ -76,6 +106,34 @@ internal static class ProxyHost
         Log.Information("Replicator stopped");
         Log.CloseAndFlush();
         return 0;
+    }
+
+    private static StreamWriter OpenLog(string? path) =>
+        path is null
+            ? new StreamWriter(Console.OpenStandardOutput(), bufferSize: 64 * 1024) { AutoFlush = false }
+            : new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), bufferSize: 64 * 1024) { AutoFlush = false };
+
+    /// <summary>SIGHUP: a log file renamed by logrotate is closed and the configured name opened anew.</summary>
+    private static void ReopenLog(FiberLogSink sink, string? path)
+    {
+        if (path is null)
+        {
+            return;
+        }
+
+        try
+        {
+            var old = sink.SwapOutput(OpenLog(path));
+            old.Flush();
+            old.Dispose();
+            Log.Information("SIGHUP: log {Path:l} reopened", path);
+            sink.Flush();
+            Console.WriteLine($"log {path} reopened");
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Log.Error("SIGHUP: cannot reopen the log {Path:l}: {Reason:l}", path, e.Message);
+        }
     }
 
     private static int StartupFailure(string message)

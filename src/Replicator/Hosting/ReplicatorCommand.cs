@@ -25,9 +25,11 @@ internal static class ReplicatorCommand
         var connectPorts = new Option<int[]>("--connect-port") { Description = "a port CONNECT tunnels may reach (repeatable)", DefaultValueFactory = _ => [443] };
         var finishBelow = new Option<long>("--finish-below") { Description = "bytes: a download whose last client left still finishes when it is this small (or over half done)", DefaultValueFactory = _ => 16 * 1024 * 1024 };
         var allowedClients = new Option<string[]>("--ip") { Description = "clients allowed to use the proxy, as CIDR (192.168.0.0/16, ::1/128) or wildcard (192.168.*.*) (repeatable; default: loopback only)" };
+        var logFile = new Option<string?>("--log") { Description = "append the log to FILE instead of standard output; SIGHUP reopens it (logrotate)" };
+        var pidFile = new Option<string?>("--pid") { Description = "write the process id to FILE (removed at exit)" };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -101,6 +103,8 @@ internal static class ReplicatorCommand
             ConnectPorts = connectPortValues.ToHashSet(),
             FinishBelow = Math.Max(0, parsed.GetValue(finishBelow)),
             Access = access,
+            LogFile = parsed.GetValue(logFile) is { } log ? Path.GetFullPath(log) : null,
+            PidFile = parsed.GetValue(pidFile) is { } pid ? Path.GetFullPath(pid) : null,
         });
     }
 

@@ -26,6 +26,12 @@ internal sealed record Settings
     /// <summary>A download whose last client left still finishes when its body is at most this many bytes.</summary>
     public long FinishBelow { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>The log file (--log): appended to, reopened on SIGHUP; null: standard output.</summary>
+    public string? LogFile { get; init; }
+
+    /// <summary>Where to write the process id (--pid), removed at exit.</summary>
+    public string? PidFile { get; init; }
+
     /// <summary>Clients allowed to use the proxy (--ip); loopback only by default.</summary>
     public Proxy.ClientAccess Access { get; init; } = Proxy.ClientAccess.LoopbackOnly;
 
