@@ -124,6 +124,7 @@ public sealed class ProgramTests : IDisposable
     [InlineData("--threads", "0", "--threads")]
     [InlineData("--no-such-option", "x", "--no-such-option")]
     [InlineData("--ip", "10.0.0.0/99", "--ip")]
+    [InlineData("--limit", "-5", "--limit")]
     public async Task BadOption_IsOneLineNamingItAndExitCodeTwo(string option, string value, string named)
     {
         var (exitCode, _, stderr) = await ReplicatorProcess.RunToEndAsync(option, value);

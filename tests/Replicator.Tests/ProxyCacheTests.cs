@@ -88,6 +88,23 @@ public sealed class ProxyCacheTests
     }
 
     [Fact]
+    public async Task Limit_SlowsAnUpstreamTransferToItsRate()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Limit = 200 * 1024 });
+        var body = new byte[600 * 1024];
+        new Random(4).NextBytes(body);
+        proxy.Origin.Files["/limited"] = new OriginFile(body, CacheControl: "max-age=600");
+
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        var received = await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/limited"));
+        watch.Stop();
+
+        Assert.Equal(body, received);
+        // 600 KiB at 200 KiB/s is 3 s; the first piece is not paced, so at least ~1.7 s. Wide bounds on purpose.
+        Assert.InRange(watch.Elapsed.TotalSeconds, 1.5, 30);
+    }
+
+    [Fact]
     public async Task Static_CompleteFile_IsServedWithoutAskingTheOrigin()
     {
         await using var proxy = await ProxyFixture.StartAsync(s => s with { Static = true });

@@ -27,9 +27,10 @@ internal static class ReplicatorCommand
         var allowedClients = new Option<string[]>("--ip") { Description = "clients allowed to use the proxy, as CIDR (192.168.0.0/16, ::1/128) or wildcard (192.168.*.*) (repeatable; default: loopback only)" };
         var logFile = new Option<string?>("--log") { Description = "append the log to FILE instead of standard output; SIGHUP reopens it (logrotate)" };
         var pidFile = new Option<string?>("--pid") { Description = "write the process id to FILE (removed at exit)" };
+        var limit = new Option<double>("--limit") { Description = "cap each upstream transfer at KBPS KiB/s (0: no limit)" };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -80,6 +81,12 @@ internal static class ReplicatorCommand
             }
         }
 
+        var limitValue = parsed.GetValue(limit);
+        if (limitValue < 0 || double.IsNaN(limitValue) || double.IsInfinity(limitValue))
+        {
+            return Fail($"--limit: {limitValue} must be a positive number of KiB/s (0: no limit)");
+        }
+
         Proxy.ClientAccess access;
         try
         {
@@ -103,6 +110,7 @@ internal static class ReplicatorCommand
             ConnectPorts = connectPortValues.ToHashSet(),
             FinishBelow = Math.Max(0, parsed.GetValue(finishBelow)),
             Access = access,
+            Limit = (long)(limitValue * 1024),
             LogFile = parsed.GetValue(logFile) is { } log ? Path.GetFullPath(log) : null,
             PidFile = parsed.GetValue(pidFile) is { } pid ? Path.GetFullPath(pid) : null,
         });

@@ -179,11 +179,17 @@ internal sealed class Download
     private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
     {
         var reader = new BodyReader(upstream.Connection, framing, 502);
+        var pacer = Pacer.For(_server.Settings.Limit, fiber);
         var state = DownloadState.Failed;
         try
         {
             while (await reader.ReadAsync(fiber, _server.Settings.Timeout, static (piece, download) => download.Write(piece), this))
             {
+                if (pacer is not null)
+                {
+                    await pacer.PaceAsync(fiber, reader.Read);
+                }
+
                 // Let the readers woken by this piece run (and notice a client that left) before the next piece.
                 await fiber.YieldAsync();
                 if (Volatile.Read(ref _references) == 1 && !WorthFinishing())

@@ -75,10 +75,15 @@ internal static class Forwarder
         exchange.Status = response.Status;
         await exchange.SendAsync(Messages.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
         var reader = new BodyReader(upstream.Connection, framing, 502);
+        var pacer = Pacer.For(exchange.Server.Settings.Limit, exchange.Fiber);
         try
         {
             while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendBodyAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
             {
+                if (pacer is not null)
+                {
+                    await pacer.PaceAsync(exchange.Fiber, reader.Read);
+                }
             }
         }
         catch (Exception e) when (e is IOException or HttpParseException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
