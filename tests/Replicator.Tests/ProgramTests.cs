@@ -125,6 +125,7 @@ public sealed class ProgramTests : IDisposable
     [InlineData("--no-such-option", "x", "--no-such-option")]
     [InlineData("--ip", "10.0.0.0/99", "--ip")]
     [InlineData("--limit", "-5", "--limit")]
+    [InlineData("--external", "no-port", "--external")]
     public async Task BadOption_IsOneLineNamingItAndExitCodeTwo(string option, string value, string named)
     {
         var (exitCode, _, stderr) = await ReplicatorProcess.RunToEndAsync(option, value);

@@ -28,9 +28,10 @@ internal static class ReplicatorCommand
         var logFile = new Option<string?>("--log") { Description = "append the log to FILE instead of standard output; SIGHUP reopens it (logrotate)" };
         var pidFile = new Option<string?>("--pid") { Description = "write the process id to FILE (removed at exit)" };
         var limit = new Option<double>("--limit") { Description = "cap each upstream transfer at KBPS KiB/s (0: no limit)" };
+        var external = new Option<string?>("--external", "-e") { Description = "parent proxy [user:pass@]host:port: every upstream request (and CONNECT) goes through it" };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit, external };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -87,6 +88,16 @@ internal static class ReplicatorCommand
             return Fail($"--limit: {limitValue} must be a positive number of KiB/s (0: no limit)");
         }
 
+        Proxy.ParentProxy? parent = null;
+        try
+        {
+            parent = parsed.GetValue(external) is { } value ? Proxy.ParentProxy.Parse(value) : null;
+        }
+        catch (FormatException e)
+        {
+            return Fail($"--external: {e.Message}");
+        }
+
         Proxy.ClientAccess access;
         try
         {
@@ -111,6 +122,7 @@ internal static class ReplicatorCommand
             FinishBelow = Math.Max(0, parsed.GetValue(finishBelow)),
             Access = access,
             Limit = (long)(limitValue * 1024),
+            External = parent,
             LogFile = parsed.GetValue(logFile) is { } log ? Path.GetFullPath(log) : null,
             PidFile = parsed.GetValue(pidFile) is { } pid ? Path.GetFullPath(pid) : null,
         });

@@ -32,6 +32,9 @@ internal sealed record Settings
     /// <summary>Where to write the process id (--pid), removed at exit.</summary>
     public string? PidFile { get; init; }
 
+    /// <summary>The parent proxy every upstream request goes through (--external), or null.</summary>
+    public Proxy.ParentProxy? External { get; init; }
+
     /// <summary>Upstream bytes per second for each transfer (--limit); 0: no limit.</summary>
     public long Limit { get; init; }
 

@@ -35,14 +35,17 @@ internal static class Forwarder
         }
 
         Messages.AddVia(endToEnd, exchange.Request.Version);
-        var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody);
+        var parent = exchange.Server.Settings.External;
+        var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody, parent);
         var pool = UpstreamPool.Current;
         for (var attempt = 0; ; attempt++)
         {
             UpstreamConnection? upstream = null;
             try
             {
-                upstream = await pool.GetAsync(exchange.Fiber, url.Host, url.Port, exchange.Timeout);
+                upstream = parent is null
+                    ? await pool.GetAsync(exchange.Fiber, url.Host, url.Port, exchange.Timeout)
+                    : await pool.GetAsync(exchange.Fiber, parent.Host, parent.Port, exchange.Timeout);
                 await upstream.Connection.SendAsync(exchange.Fiber, head, exchange.Timeout);
                 if (requestBody.Kind != BodyKind.None)
                 {

@@ -20,11 +20,19 @@ internal static class Messages
         headers.Set("Via", existing is null ? hop : $"{existing}, {hop}");
     }
 
-    /// <summary>The head of a request to the origin, in origin-form.</summary>
-    public static byte[] UpstreamRequest(string method, RequestUrl url, HttpHeaders endToEnd, Framing body)
+    /// <summary>
+    /// The head of a request to the origin: in origin-form, or in absolute form with the parent's credentials when it
+    /// goes through a parent proxy.
+    /// </summary>
+    public static byte[] UpstreamRequest(string method, RequestUrl url, HttpHeaders endToEnd, Framing body, ParentProxy? parent = null)
     {
         var text = new StringBuilder(256);
-        text.Append(method).Append(' ').Append(url.PathAndQuery).Append(" HTTP/1.1\r\nHost: ").Append(url.Authority).Append("\r\n");
+        text.Append(method).Append(' ').Append(parent is null ? url.PathAndQuery : url.ToString()).Append(" HTTP/1.1\r\nHost: ").Append(url.Authority).Append("\r\n");
+        if (parent?.Authorization is { } authorization)
+        {
+            text.Append("Proxy-Authorization: ").Append(authorization).Append("\r\n");
+        }
+
         // The URL decides the Host; whatever Host the client sent goes no further.
         endToEnd.Remove("Host");
         endToEnd.WriteTo(text);

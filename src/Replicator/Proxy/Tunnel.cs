@@ -29,9 +29,17 @@ internal static class Tunnel
         }
 
         Socket upstream;
+        byte[] fromParent = [];
         try
         {
-            upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout);
+            if (settings.External is { } parent)
+            {
+                (upstream, fromParent) = await ConnectThroughParentAsync(exchange, parent, host, port);
+            }
+            else
+            {
+                upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout);
+            }
         }
         catch (Exception e)
         {
@@ -42,6 +50,11 @@ internal static class Tunnel
         {
             exchange.Status = 200;
             await exchange.SendAsync("HTTP/1.1 200 Connection Established\r\n\r\n"u8.ToArray());
+            if (fromParent.Length > 0)
+            {
+                await exchange.SendAsync(fromParent);
+            }
+
             var finished = new FiberSignal();
             var otherDone = false;
             long upstreamToClient = 0;
@@ -78,6 +91,43 @@ internal static class Tunnel
 
                 exchange.CountSent(upstreamToClient);
             }
+        }
+    }
+
+    /// <summary>Opens the tunnel through the parent proxy: its own CONNECT, with our credentials; any 2xx will do.</summary>
+    private static async ValueTask<(Socket Socket, byte[] Early)> ConnectThroughParentAsync(Exchange exchange, ParentProxy parent, string host, int port)
+    {
+        var socket = await UpstreamPool.ConnectAsync(exchange.Fiber, parent.Host, parent.Port, exchange.Timeout);
+        var connection = new BufferedConnection(socket);
+        try
+        {
+            var target = host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
+            var credentials = parent.Authorization is { } authorization ? $"Proxy-Authorization: {authorization}\r\n" : string.Empty;
+            await connection.SendAsync(exchange.Fiber, System.Text.Encoding.ASCII.GetBytes($"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{credentials}\r\n"), exchange.Timeout);
+            ResponseHead? head;
+            int consumed;
+            while (!HeadParser.TryParseResponse(connection.Buffered, out head, out consumed))
+            {
+                if (!await connection.ReceiveAsync(exchange.Fiber, exchange.Timeout))
+                {
+                    throw new IOException($"parent proxy {parent} closed the connection before answering CONNECT");
+                }
+            }
+
+            if (head.Status is < 200 or >= 300)
+            {
+                throw new ProxyException(502, $"parent proxy {parent} refused CONNECT {target}: {head.Status} {head.Reason}", Outcomes.Tunnel);
+            }
+
+            connection.Consume(consumed);
+            var early = connection.BufferedMemory.ToArray();
+            connection.Consume(early.Length);
+            return (socket, early);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
         }
     }
 
