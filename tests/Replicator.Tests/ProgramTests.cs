@@ -126,6 +126,7 @@ public sealed class ProgramTests : IDisposable
     [InlineData("--ip", "10.0.0.0/99", "--ip")]
     [InlineData("--limit", "-5", "--limit")]
     [InlineData("--external", "no-port", "--external")]
+    [InlineData("--alias", "../escape:h/x", "--alias")]
     public async Task BadOption_IsOneLineNamingItAndExitCodeTwo(string option, string value, string named)
     {
         var (exitCode, _, stderr) = await ReplicatorProcess.RunToEndAsync(option, value);

@@ -88,6 +88,40 @@ public sealed class ProxyCacheTests
     }
 
     [Fact]
+    public async Task Alias_TwoMirrorsShareOneCachePath()
+    {
+        Replicator.Cache.PathMapping? mapping = null;
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Mapping = mapping! }, configureAfterOrigin: fixture =>
+            mapping = new Replicator.Cache.PathMapping([Replicator.Cache.PathMapping.ParseAlias($"shared:127.0.0.1:{fixture.Port}/mirror-a:127.0.0.1:{fixture.Port}/mirror-b")], flat: false));
+        var body = "the same package"u8.ToArray();
+        proxy.Origin.Files["/mirror-a/pool/f.deb"] = new OriginFile(body, CacheControl: "max-age=600");
+        proxy.Origin.Files["/mirror-b/pool/f.deb"] = new OriginFile(body, CacheControl: "max-age=600");
+
+        Assert.Equal(body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/mirror-a/pool/f.deb")));
+        Assert.Equal(body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/mirror-b/pool/f.deb")));
+
+        Assert.Equal(body, File.ReadAllBytes(Path.Combine(proxy.Root, "shared", "pool", "f.deb")));
+        Assert.Equal(0, proxy.Origin.CountRequests("/mirror-b/pool/f.deb"));
+        Assert.False(Directory.Exists(Path.Combine(proxy.Root, $"127.0.0.1:{proxy.Origin.Port}")));
+    }
+
+    [Fact]
+    public async Task Flat_NameCollision_NeverOverwritesTheOtherFile()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Mapping = new Replicator.Cache.PathMapping([], flat: true) });
+        proxy.Origin.Files["/a/x.deb"] = new OriginFile("from a"u8.ToArray(), CacheControl: "max-age=600");
+        proxy.Origin.Files["/b/x.deb"] = new OriginFile("from b"u8.ToArray(), CacheControl: "max-age=600");
+
+        Assert.Equal("from a", await proxy.Client.GetStringAsync(proxy.Origin.Url("/a/x.deb")));
+        Assert.Equal("from b", await proxy.Client.GetStringAsync(proxy.Origin.Url("/b/x.deb")));
+        Assert.Equal("from a", await proxy.Client.GetStringAsync(proxy.Origin.Url("/a/x.deb")));
+
+        Assert.Equal("from a", File.ReadAllText(Path.Combine(proxy.Root, "x.deb")));
+        Assert.Equal(1, proxy.Origin.CountRequests("/a/x.deb"));
+        Assert.Equal(1, proxy.Origin.CountRequests("/b/x.deb"));
+    }
+
+    [Fact]
     public async Task Limit_SlowsAnUpstreamTransferToItsRate()
     {
         await using var proxy = await ProxyFixture.StartAsync(s => s with { Limit = 200 * 1024 });

@@ -38,9 +38,11 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public IReadOnlyList<FiberLoop> Loops => _engine.Loops;
 
-    public static async Task<ProxyFixture> StartAsync(Func<Settings, Settings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort)
+    /// <param name="configureAfterOrigin">Runs once the origin listens (its port known), before <paramref name="configure"/>.</param>
+    public static async Task<ProxyFixture> StartAsync(Func<Settings, Settings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort, Action<TestOrigin>? configureAfterOrigin = null)
     {
         var origin = await TestOrigin.StartAsync();
+        configureAfterOrigin?.Invoke(origin);
         var root = Path.Combine(Path.GetTempPath(), "replicator-test-" + Guid.NewGuid().ToString("N"), "cache");
         var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root };
         settings = configure?.Invoke(settings) ?? settings;

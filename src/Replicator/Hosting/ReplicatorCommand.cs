@@ -29,9 +29,11 @@ internal static class ReplicatorCommand
         var pidFile = new Option<string?>("--pid") { Description = "write the process id to FILE (removed at exit)" };
         var limit = new Option<double>("--limit") { Description = "cap each upstream transfer at KBPS KiB/s (0: no limit)" };
         var external = new Option<string?>("--external", "-e") { Description = "parent proxy [user:pass@]host:port: every upstream request (and CONNECT) goes through it" };
+        var aliases = new Option<string[]>("--alias", "-a") { Description = "PATH:PREFIX1[:PREFIX2...]: keep the files below these host[:port]/path prefixes in ROOT/PATH (repeatable)" };
+        var flat = new Option<bool>("--flat") { Description = "keep every file in ROOT by its last name; a different file of the same name is never overwritten" };
         verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit, external };
+        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit, external, aliases, flat };
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -98,6 +100,19 @@ internal static class ReplicatorCommand
             return Fail($"--external: {e.Message}");
         }
 
+        var parsedAliases = new List<(string, string[])>();
+        foreach (var alias in parsed.GetValue(aliases) ?? [])
+        {
+            try
+            {
+                parsedAliases.Add(Cache.PathMapping.ParseAlias(alias));
+            }
+            catch (FormatException e)
+            {
+                return Fail($"--alias: {e.Message}");
+            }
+        }
+
         Proxy.ClientAccess access;
         try
         {
@@ -123,6 +138,7 @@ internal static class ReplicatorCommand
             Access = access,
             Limit = (long)(limitValue * 1024),
             External = parent,
+            Mapping = new Cache.PathMapping(parsedAliases, parsed.GetValue(flat)),
             LogFile = parsed.GetValue(logFile) is { } log ? Path.GetFullPath(log) : null,
             PidFile = parsed.GetValue(pidFile) is { } pid ? Path.GetFullPath(pid) : null,
         });

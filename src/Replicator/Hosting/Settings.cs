@@ -32,6 +32,9 @@ internal sealed record Settings
     /// <summary>Where to write the process id (--pid), removed at exit.</summary>
     public string? PidFile { get; init; }
 
+    /// <summary>--alias and --flat: where a URL's cache path really goes.</summary>
+    public Cache.PathMapping Mapping { get; init; } = Cache.PathMapping.None;
+
     /// <summary>The parent proxy every upstream request goes through (--external), or null.</summary>
     public Proxy.ParentProxy? External { get; init; }
 

@@ -30,7 +30,7 @@ internal static class CacheHandler
         var settings = server.Settings;
         var request = exchange.Request;
         var url = exchange.Url!;
-        var relativePath = CacheLayout.RelativePath(url);
+        var relativePath = CacheLayout.RelativePath(url) is { } natural ? settings.Mapping.Map(natural) : null;
         if (relativePath is null || CacheControl.Parse(request.Headers).Has("no-store"))
         {
             await Forwarder.PassThroughAsync(exchange);
@@ -43,6 +43,14 @@ internal static class CacheHandler
         }
 
         var entry = server.Store.Lookup(relativePath);
+        if (entry is not null && settings.Mapping.Flat && entry.Response.Url != url.ToString())
+        {
+            // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
+            Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} is passed through uncached", relativePath, entry.Response.Url ?? "a file put there by hand", url.ToString());
+            await Forwarder.PassThroughAsync(exchange);
+            return;
+        }
+
         if (entry is not null && !entry.Response.MatchesVary(request.Headers))
         {
             // Stored for another variant: answer this one without disturbing what is stored.
@@ -208,7 +216,8 @@ internal static class CacheHandler
                 }
             }
 
-            if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers))
+            if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers)
+            || (exchange.Server.Settings.Mapping.Flat && running.Url != exchange.Url))
             {
                 running.Release();
                 return false;

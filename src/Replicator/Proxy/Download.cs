@@ -208,7 +208,13 @@ internal sealed class Download
             var stored = Stored! with { Length = received };
             // fsync of a large body can take a while: it runs off the loop, which keeps serving everyone else.
             var partial = _partial!;
-            if (await fiber.RunBlockingAsync(() => _server.Store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
+            if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && other.Response.Url != Url.ToString())
+            {
+                // --flat: another URL's file has this name; it is never overwritten.
+                _server.Store.Discard(partial);
+                Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} was served but not stored", RelativePath, other.Response.Url ?? "a file put there by hand", Url.ToString());
+            }
+            else if (await fiber.RunBlockingAsync(() => _server.Store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
             {
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), received);
             }
