@@ -188,7 +188,7 @@ public sealed class FiberEngine : IDisposable
             }
             catch (FiberStoppedException)
             {
-                _logger.Debug("Listener {Endpoint} closed", listener.LocalEndPoint);
+                _logger.Debug("Listener {Endpoint:l} closed", listener.LocalEndPoint?.ToString());
                 return;
             }
 

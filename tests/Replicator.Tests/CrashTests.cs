@@ -53,6 +53,40 @@ public sealed class CrashTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Sigterm_DuringADownload_LetsItFinishThenExitsZero()
+    {
+        const int SIGTERM = 15;
+        await using var origin = await TestOrigin.StartAsync();
+        var gate = new TaskCompletionSource();
+        var body = SharedDownloadTests.Body(seed: 8, size: 2 * 1024 * 1024);
+        var file = origin.Files["/running"] = new OriginFile(body, ETag: "\"r\"", PauseAt: body.Length / 2, Resume: gate.Task);
+        try
+        {
+            using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
+            using var client = Client(replicator);
+            using var response = await client.GetAsync(origin.Url("/running"), HttpCompletionOption.ResponseHeadersRead);
+            var stream = await response.Content.ReadAsStreamAsync();
+            var first = new byte[body.Length / 2];
+            await stream.ReadExactlyAsync(first).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+
+            replicator.Signal(SIGTERM);
+            await replicator.WaitForLineAsync(line => line.Contains("SIGTERM received", StringComparison.Ordinal));
+            Assert.False(replicator.Process.HasExited, "a running transfer must be given its grace period");
+            gate.SetResult();
+            var rest = new MemoryStream();
+            await stream.CopyToAsync(rest);
+
+            Assert.Equal(body, first.Concat(rest.ToArray()).ToArray());
+            Assert.Equal(0, await replicator.WaitForExitAsync());
+            Assert.Equal(body, File.ReadAllBytes(Path.Combine(_root, $"127.0.0.1:{origin.Port}", "running")));
+        }
+        finally
+        {
+            gate.TrySetResult();
+        }
+    }
+
     private static HttpClient Client(ReplicatorProcess replicator) => new(new HttpClientHandler
     {
         Proxy = new System.Net.WebProxy($"http://{replicator.Endpoint}"),

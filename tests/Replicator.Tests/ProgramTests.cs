@@ -116,6 +116,24 @@ public sealed class ProgramTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task VeryVerbose_LogsEveryHeadLine()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/vv"] = new OriginFile("v"u8.ToArray(), "text/x-traced");
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root, "-vv");
+
+        await RequestAndCloseAsync(replicator, origin.Url("/vv"));
+        replicator.Signal(SIGTERM);
+        Assert.Equal(0, await replicator.WaitForExitAsync());
+
+        var output = string.Join('\n', replicator.Output);
+        Assert.Contains($"Client sends GET {origin.Url("/vv")} HTTP/1.1", output, StringComparison.Ordinal);
+        Assert.Contains("  Host: x", output, StringComparison.Ordinal);
+        Assert.Contains("Server responds HTTP/1.1 200", output, StringComparison.Ordinal);
+        Assert.Contains("  Content-Type: text/x-traced", output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--port", "99999", "--port")]
     [InlineData("--port", "eighty", "eighty")]

@@ -31,7 +31,6 @@ internal static class ReplicatorCommand
         var external = new Option<string?>("--external", "-e") { Description = "parent proxy [user:pass@]host:port: every upstream request (and CONNECT) goes through it" };
         var aliases = new Option<string[]>("--alias", "-a") { Description = "PATH:PREFIX1[:PREFIX2...]: keep the files below these host[:port]/path prefixes in ROOT/PATH (repeatable)" };
         var flat = new Option<bool>("--flat") { Description = "keep every file in ROOT by its last name; a different file of the same name is never overwritten" };
-        verbose.CustomParser = result => result.Tokens.Count + result.Parent!.Tokens.Count(t => t.Value is "-v" or "--verbose");
 
         var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit, external, aliases, flat };
         var parsed = command.Parse(args);
@@ -129,7 +128,8 @@ internal static class ReplicatorCommand
             Root = Path.GetFullPath(parsed.GetValue(root)!),
             Timeout = TimeSpan.FromSeconds(timeoutValue),
             Threads = threadsValue,
-            Verbosity = parsed.GetValue(verbose),
+            // Repeatable and bundled (-v, -vv, -v -v, --verbose): counted from the arguments themselves.
+            Verbosity = args.Sum(arg => arg == "--verbose" ? 1 : arg.Length > 1 && arg[0] == '-' && arg[1..].All(c => c == 'v') ? arg.Length - 1 : 0),
             Debug = parsed.GetValue(debug),
             Static = parsed.GetValue(staticMode) || parsed.GetValue(offline),
             Offline = parsed.GetValue(offline),

@@ -61,6 +61,7 @@ internal static class CacheHandler
         var now = server.Clock.GetUtcNow();
         if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, now)))
         {
+            Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
             exchange.Outcome = settings.Offline ? Outcomes.Offline : Outcomes.Hit;
             try
             {
@@ -89,6 +90,7 @@ internal static class CacheHandler
 
         if (entry is not null)
         {
+            Log.Debug("{Path:l} is in the cache but stale: revalidating", relativePath);
             await RevalidateAsync(exchange, entry, relativePath);
         }
         else if (await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains)) is { } declined)

@@ -88,6 +88,7 @@ internal sealed class ClientSession : IDisposable
             }
 
             _client.Consume(consumed);
+            Messages.LogHead("Client sends", $"{head.Method} {head.Target} HTTP/{head.Version}", head.Headers);
             return head;
         }
         catch (FiberTimeoutException) when (_client.BufferedCount == 0)

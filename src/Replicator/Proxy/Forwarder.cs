@@ -37,6 +37,7 @@ internal static class Forwarder
         Messages.AddVia(endToEnd, exchange.Request.Version);
         var parent = exchange.Server.Settings.External;
         var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody, parent);
+        Messages.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);
         var pool = UpstreamPool.Current;
         for (var attempt = 0; ; attempt++)
         {
@@ -173,6 +174,7 @@ internal static class Forwarder
             }
 
             connection.Consume(consumed);
+            Messages.LogHead("Server responds", $"HTTP/{head.Version} {head.Status} {head.Reason}", head.Headers);
             if (head.Status >= 200)
             {
                 return head;

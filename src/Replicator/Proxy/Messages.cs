@@ -13,6 +13,21 @@ internal static class Messages
 {
     public const string ViaName = "replicator";
 
+    /// <summary>-vv: every line of a head, as the original printed them ("Client sends", "Server responds").</summary>
+    public static void LogHead(string who, string startLine, HttpHeaders headers)
+    {
+        if (!Serilog.Log.IsEnabled(Serilog.Events.LogEventLevel.Verbose))
+        {
+            return;
+        }
+
+        Serilog.Log.Verbose("{Who:l} {Line:l}", who, startLine);
+        foreach (var (name, value) in headers.Fields)
+        {
+            Serilog.Log.Verbose("  {Name:l}: {Value:l}", name, value);
+        }
+    }
+
     public static void AddVia(HttpHeaders headers, Version version)
     {
         var hop = $"{version.Major}.{version.Minor} {ViaName}";
