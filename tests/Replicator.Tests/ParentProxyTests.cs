@@ -45,20 +45,8 @@ public sealed class ParentProxyTests
     [Fact]
     public async Task Connect_GoesThroughTheParent()
     {
-        using var echo = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        echo.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        echo.Listen();
-        var echoPort = ((IPEndPoint)echo.LocalEndPoint!).Port;
-        _ = Task.Run(async () =>
-        {
-            using var peer = await echo.AcceptAsync();
-            var buffer = new byte[1024];
-            int n;
-            while ((n = await peer.ReceiveAsync(buffer)) > 0)
-            {
-                await peer.SendAsync(buffer.AsMemory(0, n));
-            }
-        });
+        using var echo = new LoopbackEcho();
+        var echoPort = echo.Port;
         await using var parent = await ProxyFixture.StartAsync(s => s with { ConnectPorts = new HashSet<int> { echoPort } });
         var through = new ParentProxy("127.0.0.1", parent.Endpoint.Port, null);
         await using var child = await ProxyFixture.StartAsync(s => s with { External = through, ConnectPorts = new HashSet<int> { echoPort } });

@@ -72,20 +72,8 @@ public sealed class ProxyProtocolTests
     [Fact]
     public async Task Connect_ToAnAllowedPort_OpensATunnel()
     {
-        using var echo = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        echo.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        echo.Listen();
-        var echoPort = ((IPEndPoint)echo.LocalEndPoint!).Port;
-        _ = Task.Run(async () =>
-        {
-            using var peer = await echo.AcceptAsync();
-            var buffer = new byte[1024];
-            int n;
-            while ((n = await peer.ReceiveAsync(buffer)) > 0)
-            {
-                await peer.SendAsync(buffer.AsMemory(0, n));
-            }
-        });
+        using var echo = new LoopbackEcho();
+        var echoPort = echo.Port;
         await using var proxy = await ProxyFixture.StartAsync(s => s with { ConnectPorts = new HashSet<int> { echoPort } });
 
         var reply = await proxy.RawAsync($"CONNECT 127.0.0.1:{echoPort} HTTP/1.1\r\nHost: 127.0.0.1:{echoPort}\r\n\r\nthrough the tunnel", text => text.EndsWith("tunnel", StringComparison.Ordinal));
