@@ -67,6 +67,13 @@ public sealed class FiberEngine : IDisposable
     public IPEndPoint Listen(IPEndPoint endpoint, FiberConnectionHandler handler)
     {
         var reusePort = _options.Distribution == ListenerDistribution.ReusePort && _loops.Length > 1;
+        if (reusePort)
+        {
+            // SO_REUSEPORT would let a second process of the same user join our port silently (and take half of its
+            // connections) instead of failing: a bind without it first proves the port is free, and picks port 0.
+            endpoint = ProbeFreePort(endpoint);
+        }
+
         var first = OpenListener(endpoint, reusePort);
         var bound = (IPEndPoint)first.LocalEndPoint!;
         var listeners = new List<Socket> { first };
@@ -146,6 +153,18 @@ public sealed class FiberEngine : IDisposable
     }
 
     private FiberLoop NextLoop() => _loops[(int)((uint)Interlocked.Increment(ref _nextLoop) % (uint)_loops.Length)];
+
+    private static IPEndPoint ProbeFreePort(IPEndPoint endpoint)
+    {
+        using var probe = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        if (endpoint.AddressFamily == AddressFamily.InterNetworkV6)
+        {
+            probe.DualMode = false;
+        }
+
+        probe.Bind(endpoint);
+        return (IPEndPoint)probe.LocalEndPoint!;
+    }
 
     private Socket OpenListener(IPEndPoint endpoint, bool reusePort)
     {

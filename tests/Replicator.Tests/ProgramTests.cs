@@ -156,6 +156,18 @@ public sealed class ProgramTests : IDisposable
     }
 
     [Fact]
+    public async Task SecondInstanceOnTheSamePort_FailsInsteadOfSharingIt()
+    {
+        using var first = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root, "--threads", "2");
+        var port = first.Endpoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var (exitCode, _, stderr) = await ReplicatorProcess.RunToEndAsync("--port", port, "--root", _root, "--threads", "2");
+
+        Assert.Equal(1, exitCode);
+        Assert.StartsWith("replicator: cannot listen on", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task PortInUse_IsOneLineAndANonZeroExit()
     {
         using var holder = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
