@@ -139,6 +139,22 @@ public sealed class ProxyCacheTests
     }
 
     [Fact]
+    public async Task StaleBody_ReplacedByHand_IsDecidedAgainFromTheDisk()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/stale-edit"] = new OriginFile("from the origin"u8.ToArray(), ETag: "\"o\"");
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/stale-edit"));
+
+        // The origin answers the revalidation with 304, but the body beside the metadata is no longer the one it describes.
+        File.WriteAllText(proxy.CachedPath("/stale-edit"), "edited by hand, and longer");
+        var reply = await proxy.Client.GetAsync(proxy.Origin.Url("/stale-edit"));
+
+        Assert.Equal(HttpStatusCode.OK, reply.StatusCode);
+        Assert.Equal("from the origin", await reply.Content.ReadAsStringAsync());
+        Assert.Equal("from the origin", File.ReadAllText(proxy.CachedPath("/stale-edit")));
+    }
+
+    [Fact]
     public async Task Static_CompleteFile_IsServedWithoutAskingTheOrigin()
     {
         await using var proxy = await ProxyFixture.StartAsync(s => s with { Static = true });

@@ -9,6 +9,12 @@ namespace Replicator.Cache;
 /// </summary>
 internal sealed class CacheEntryChangedException : Exception
 {
+    public CacheEntryChangedException(string relativePath, string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+        RelativePath = relativePath;
+    }
+
     public CacheEntryChangedException()
     {
     }
@@ -22,6 +28,9 @@ internal sealed class CacheEntryChangedException : Exception
         : base(message, innerException)
     {
     }
+
+    /// <summary>The cache path of the body that changed.</summary>
+    public string RelativePath { get; } = string.Empty;
 }
 
 /// <summary>A body in the cache tree and what is known about it.</summary>

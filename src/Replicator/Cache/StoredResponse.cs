@@ -23,6 +23,7 @@ internal sealed record StoredResponse
         "Content-Range", "Age", "Set-Cookie", "Set-Cookie2", "Via",
     };
 
+    /// <summary>The stored fields, already filtered by <see cref="StorableFields"/>: replayed on every hit as they are.</summary>
     public required HttpHeaders Headers { get; init; }
 
     public required DateTimeOffset RequestTime { get; init; }
@@ -59,13 +60,14 @@ internal sealed record StoredResponse
     /// <summary>The stored fields updated by a 304's fields (RFC 9111 section 4.3.4).</summary>
     public StoredResponse Refreshed(HttpHeaders notModified, DateTimeOffset requestTime, DateTimeOffset responseTime)
     {
+        var updates = StorableFields(notModified);
         var headers = Headers.Clone();
-        foreach (var (name, _) in StorableFields(notModified).Fields.DistinctBy(f => f.Key, StringComparer.OrdinalIgnoreCase))
+        foreach (var (name, _) in updates.Fields)
         {
             headers.Remove(name);
         }
 
-        foreach (var (name, value) in StorableFields(notModified).Fields)
+        foreach (var (name, value) in updates.Fields)
         {
             headers.Add(name, value);
         }
@@ -101,7 +103,6 @@ internal sealed record StoredResponse
                 return null;
             }
 
-            var headers = new HttpHeaders();
             var vary = new List<KeyValuePair<string, string?>>();
             foreach (var (name, value) in head.Headers.Fields)
             {
@@ -114,11 +115,11 @@ internal sealed record StoredResponse
                 {
                     vary.Add(new(value, null));
                 }
-                else if (!name.StartsWith(Prefix, StringComparison.OrdinalIgnoreCase))
-                {
-                    headers.Add(name, value);
-                }
             }
+
+            // Filtered once here, as when it was stored (a metadata file may have been edited by hand): every hit
+            // replays these fields as they are.
+            var headers = StorableFields(head.Headers);
 
             return new StoredResponse
             {

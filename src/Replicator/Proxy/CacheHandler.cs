@@ -26,6 +26,22 @@ internal static class CacheHandler
 
     public static async ValueTask HandleAsync(Exchange exchange)
     {
+        try
+        {
+            await HandleOnceAsync(exchange);
+        }
+        catch (CacheEntryChangedException e) when (!exchange.ResponseStarted)
+        {
+            // A stored body changed behind our back (replaced or edited by hand) between the lookup and the serving,
+            // whichever way it was being served (hit, stale, revalidated): forget it and decide again from the disk.
+            Log.Information("Cached {Url:l} changed: {Reason:l}", exchange.Url!.ToString(), e.Message);
+            exchange.Server.Store.Forget(e.RelativePath);
+            await HandleOnceAsync(exchange);
+        }
+    }
+
+    private static async ValueTask HandleOnceAsync(Exchange exchange)
+    {
         var server = exchange.Server;
         var settings = server.Settings;
         var request = exchange.Request;
@@ -58,28 +74,12 @@ internal static class CacheHandler
             return;
         }
 
-        var now = server.Clock.GetUtcNow();
-        if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, now)))
+        if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow())))
         {
             Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
             exchange.Outcome = settings.Offline ? Outcomes.Offline : Outcomes.Hit;
-            try
-            {
-                await Responder.ServeEntryAsync(exchange, entry, entry.Response);
-                return;
-            }
-            catch (CacheEntryChangedException e) when (!exchange.ResponseStarted)
-            {
-                // Changed behind our back: look it up again from the disk.
-                Log.Information("Cached {Path:l} changed: {Reason:l}", relativePath, e.Message);
-                server.Store.Forget(relativePath);
-                entry = server.Store.Lookup(relativePath);
-                if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, now)))
-                {
-                    await Responder.ServeEntryAsync(exchange, entry, entry.Response);
-                    return;
-                }
-            }
+            await Responder.ServeEntryAsync(exchange, entry, entry.Response);
+            return;
         }
 
         if (request.Method == "HEAD")
@@ -232,7 +232,7 @@ internal static class CacheHandler
         }
 
         exchange.Outcome = Outcomes.Miss;
-        Serilog.Log.Debug("Joined the running download of {Url:l}", running.Url.ToString());
+        Log.Debug("Joined the running download of {Url:l}", running.Url.ToString());
         await Responder.ServeDownloadAsync(exchange, running);
         return true;
     }

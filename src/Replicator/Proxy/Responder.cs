@@ -27,7 +27,7 @@ internal static class Responder
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw new CacheEntryChangedException($"{entry.RelativePath} is gone", e);
+            throw new CacheEntryChangedException(entry.RelativePath, $"{entry.RelativePath} is gone", e);
         }
 
         using var _ = file;
@@ -35,7 +35,7 @@ internal static class Responder
         var length = entry.Length <= SmallBody ? entry.Length : RandomAccess.GetLength(file);
         if (length != entry.Length)
         {
-            throw new CacheEntryChangedException($"{entry.RelativePath} is {length} bytes, its metadata says {entry.Length}");
+            throw new CacheEntryChangedException(entry.RelativePath, $"{entry.RelativePath} is {length} bytes, its metadata says {entry.Length}");
         }
         var plan = Plan(exchange, stored, length);
         if (plan.Count <= 0)
@@ -54,7 +54,7 @@ internal static class Responder
                 var read = RandomAccess.Read(file, buffer.AsSpan(plan.Head.Length, wanted), plan.Offset);
                 if (read != plan.Count)
                 {
-                    throw new CacheEntryChangedException($"{entry.RelativePath} is not {length} bytes any more");
+                    throw new CacheEntryChangedException(entry.RelativePath, $"{entry.RelativePath} is not {length} bytes any more");
                 }
 
                 await exchange.SendAsync(buffer.AsMemory(0, plan.Head.Length + read));
@@ -144,7 +144,7 @@ internal static class Responder
     private static ResponsePlan Plan(Exchange exchange, StoredResponse stored, long? length)
     {
         var request = exchange.Request;
-        var headers = StoredResponse.StorableFields(stored.Headers);
+        var headers = stored.Headers.Clone();
         if (!stored.Synthesized)
         {
             headers.Set("Age", ((long)Freshness.Age(stored, exchange.Server.Clock.GetUtcNow()).TotalSeconds).ToString(CultureInfo.InvariantCulture));
