@@ -93,6 +93,25 @@ public sealed class Fiber
         Loop.BeginSignalWait(Waiter, signal, seenGeneration, timeout);
 
     /// <summary>
+    /// Waits until <paramref name="condition"/> holds, re-checking it whenever <paramref name="signal"/> is raised.
+    /// The generation is read before each check, so a raise between the check and the wait is never lost.
+    /// <paramref name="timeout"/> applies to each wait, as an inactivity timeout.
+    /// </summary>
+    public async ValueTask WaitUntilAsync(FiberSignal signal, Func<bool> condition, TimeSpan timeout)
+    {
+        while (true)
+        {
+            var generation = signal.Generation;
+            if (condition())
+            {
+                return;
+            }
+
+            await WaitAsync(signal, generation, timeout);
+        }
+    }
+
+    /// <summary>
     /// Runs work that may block (DNS, a large disk operation) on the thread pool, and resumes the fiber on its loop
     /// with the result. If <paramref name="timeout"/> expires first, the fiber gets a timeout and the result is dropped.
     /// </summary>

@@ -226,6 +226,33 @@ public abstract class EngineTests : IDisposable
     }
 
     [Fact]
+    public async Task WaitUntilAsync_ReturnsOnlyOnceTheConditionHolds()
+    {
+        var engine = StartEngine(loops: 1);
+        var signal = new FiberSignal();
+        var ready = false;
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var loop = engine.Spawn("waiter", async fiber =>
+        {
+            var wait = fiber.WaitUntilAsync(signal, () => ready, s_long);
+            waiting.SetResult();
+            await wait;
+            done.SetResult();
+        }).Loop;
+        await waiting.Task.Within();
+
+        signal.Raise();
+        await Barrier(loop);
+        await Barrier(loop);
+        Assert.False(done.Task.IsCompleted);
+
+        await loop.InvokeAsync(() => ready = true);
+        signal.Raise();
+        await done.Task.Within();
+    }
+
+    [Fact]
     public async Task Signal_NeverRaised_TimesOut()
     {
         var clock = new FakeTimeProvider();

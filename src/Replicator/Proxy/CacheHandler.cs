@@ -209,14 +209,7 @@ internal static class CacheHandler
 
         try
         {
-            while (running.IsPending)
-            {
-                var generation = running.Progress.Generation;
-                if (running.IsPending)
-                {
-                    await exchange.Fiber.WaitAsync(running.Progress, generation, exchange.Timeout * 2);
-                }
-            }
+            await exchange.Fiber.WaitUntilAsync(running.Progress, () => !running.IsPending, exchange.Timeout * 2);
 
             if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers)
             || (exchange.Server.Settings.Mapping.Flat && running.Url != exchange.Url))

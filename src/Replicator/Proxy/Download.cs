@@ -206,7 +206,6 @@ internal sealed class Download
 
             Length = received;
             var stored = Stored! with { Length = received };
-            // fsync of a large body can take a while: it runs off the loop, which keeps serving everyone else.
             var partial = _partial!;
             if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && other.Response.Url != Url.ToString())
             {
@@ -214,13 +213,14 @@ internal sealed class Download
                 _server.Store.Discard(partial);
                 Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} was served but not stored", RelativePath, other.Response.Url ?? "a file put there by hand", Url.ToString());
             }
+            // The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone else.
             else if (await fiber.RunBlockingAsync(() => _server.Store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
             {
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), received);
             }
             else
             {
-                _server.Store.Discard(_partial!);
+                _server.Store.Discard(partial);
                 Log.Warning("Not stored {Url:l}: a file and a directory of the cache tree would collide", Url.ToString());
             }
 

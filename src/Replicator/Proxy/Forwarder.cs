@@ -39,14 +39,13 @@ internal static class Forwarder
         var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody, parent);
         Messages.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);
         var pool = UpstreamPool.Current;
+        var (host, port) = parent is null ? (url.Host, url.Port) : (parent.Host, parent.Port);
         for (var attempt = 0; ; attempt++)
         {
             UpstreamConnection? upstream = null;
             try
             {
-                upstream = parent is null
-                    ? await pool.GetAsync(exchange.Fiber, url.Host, url.Port, exchange.Timeout)
-                    : await pool.GetAsync(exchange.Fiber, parent.Host, parent.Port, exchange.Timeout);
+                upstream = await pool.GetAsync(exchange.Fiber, host, port, exchange.Timeout);
                 await upstream.Connection.SendAsync(exchange.Fiber, head, exchange.Timeout);
                 if (requestBody.Kind != BodyKind.None)
                 {
@@ -55,7 +54,7 @@ internal static class Forwarder
 
                 return (upstream, await ReadFinalHeadAsync(exchange, upstream, method));
             }
-            catch (Exception e) when (e is not ProxyException || upstream is not null)
+            catch (Exception e)
             {
                 var reusedAndFresh = upstream is { Reused: true } && upstream.Connection.BufferedCount == 0 && requestBody.Kind == BodyKind.None;
                 upstream?.Dispose();

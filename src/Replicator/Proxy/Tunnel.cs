@@ -80,14 +80,7 @@ internal static class Tunnel
             }
             finally
             {
-                while (!otherDone)
-                {
-                    var generation = finished.Generation;
-                    if (!otherDone)
-                    {
-                        await exchange.Fiber.WaitAsync(finished, generation, Timeout.InfiniteTimeSpan);
-                    }
-                }
+                await exchange.Fiber.WaitUntilAsync(finished, () => otherDone, Timeout.InfiniteTimeSpan);
 
                 exchange.CountSent(upstreamToClient);
             }
