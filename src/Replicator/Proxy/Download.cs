@@ -166,10 +166,11 @@ internal sealed class Download
         }
     }
 
-    /// <summary>Ends a download that never started its pump.</summary>
+    /// <summary>Ends the download (declined, failed, or pumped to its end) and lets go of the writer's reference.</summary>
     private void Finish(DownloadState state, Exception? error)
     {
         Error = error;
+        // Out of the registry first: whoever sees the end finds the body in the tree, not this download.
         _server.Downloads.Remove(this);
         _state = state;
         Progress.Raise();
@@ -181,6 +182,7 @@ internal sealed class Download
         var reader = new BodyReader(upstream.Connection, framing, 502);
         var pacer = Pacer.For(_server.Settings.Limit, fiber);
         var state = DownloadState.Failed;
+        Exception? error = null;
         try
         {
             while (await reader.ReadAsync(fiber, _server.Settings.Timeout, static (piece, download) => download.Write(piece), this))
@@ -230,17 +232,13 @@ internal sealed class Download
         catch (Exception e)
         {
             // The partial stays: the next request for this URL resumes it.
-            Error = e;
+            error = e;
             upstream.Dispose();
             Log.Warning("Download of {Url:l} stopped after {Bytes} bytes: {Reason:l}", Url.ToString(), Available, e.Message);
         }
         finally
         {
-            // Out of the registry first: whoever sees the end finds the body in the tree, not this download.
-            _server.Downloads.Remove(this);
-            _state = state;
-            Progress.Raise();
-            Release();
+            Finish(state, error);
         }
     }
 

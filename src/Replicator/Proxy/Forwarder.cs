@@ -97,7 +97,7 @@ internal static class Forwarder
 
         if (clientFraming.Kind == BodyKind.Chunked)
         {
-            await exchange.SendAsync("0\r\n\r\n"u8.ToArray());
+            await exchange.SendAsync(ChunkedEncoding.End);
         }
 
         Release(upstream, response, framing);
@@ -142,14 +142,10 @@ internal static class Forwarder
             return;
         }
 
-        var size = Encoding.ASCII.GetBytes(piece.Length.ToString("x", CultureInfo.InvariantCulture) + "\r\n");
-        var buffer = ArrayPool<byte>.Shared.Rent(size.Length + piece.Length + 2);
+        var (buffer, length) = ChunkedEncoding.Frame(piece.Span);
         try
         {
-            size.CopyTo(buffer, 0);
-            piece.Span.CopyTo(buffer.AsSpan(size.Length));
-            "\r\n"u8.CopyTo(buffer.AsSpan(size.Length + piece.Length));
-            await exchange.SendAsync(buffer.AsMemory(0, size.Length + piece.Length + 2));
+            await exchange.SendAsync(buffer.AsMemory(0, length));
         }
         finally
         {
@@ -201,21 +197,26 @@ internal static class Forwarder
 
         if (chunked)
         {
-            await upstream.Connection.SendAsync(exchange.Fiber, "0\r\n\r\n"u8.ToArray(), exchange.Timeout);
+            await upstream.Connection.SendAsync(exchange.Fiber, ChunkedEncoding.End, exchange.Timeout);
         }
     }
 
     private static async ValueTask SendUpstreamAsync(Exchange exchange, UpstreamConnection upstream, ReadOnlyMemory<byte> piece, bool chunked)
     {
-        if (chunked)
+        if (!chunked)
         {
-            await upstream.Connection.SendAsync(exchange.Fiber, Encoding.ASCII.GetBytes(piece.Length.ToString("x", CultureInfo.InvariantCulture) + "\r\n"), exchange.Timeout);
+            await upstream.Connection.SendAsync(exchange.Fiber, piece, exchange.Timeout);
+            return;
         }
 
-        await upstream.Connection.SendAsync(exchange.Fiber, piece, exchange.Timeout);
-        if (chunked)
+        var (buffer, length) = ChunkedEncoding.Frame(piece.Span);
+        try
         {
-            await upstream.Connection.SendAsync(exchange.Fiber, "\r\n"u8.ToArray(), exchange.Timeout);
+            await upstream.Connection.SendAsync(exchange.Fiber, buffer.AsMemory(0, length), exchange.Timeout);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 }

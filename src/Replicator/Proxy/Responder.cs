@@ -108,7 +108,7 @@ internal static class Responder
                 var count = available - offset;
                 if (plan.Chunked)
                 {
-                    await exchange.SendAsync(Encoding.ASCII.GetBytes(count.ToString("x", CultureInfo.InvariantCulture) + "\r\n"));
+                    await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
                 }
 
                 await exchange.SendFileAsync(download.File, offset, count);
@@ -136,7 +136,7 @@ internal static class Responder
 
         if (plan.Chunked)
         {
-            await exchange.SendAsync("0\r\n\r\n"u8.ToArray());
+            await exchange.SendAsync(ChunkedEncoding.End);
         }
     }
 

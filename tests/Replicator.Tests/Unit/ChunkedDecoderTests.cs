@@ -31,6 +31,22 @@ public class ChunkedDecoderTests
         Assert.Equal(5, consumed);
     }
 
+    [Fact]
+    public void Encoding_FramedPiecesAndTheEnd_DecodeToTheSameData()
+    {
+        var body = new StringBuilder();
+        foreach (var piece in new[] { "first", new string('x', 300), "z" })
+        {
+            var (buffer, length) = ChunkedEncoding.Frame(Encoding.ASCII.GetBytes(piece));
+            body.Append(Encoding.ASCII.GetString(buffer, 0, length));
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        body.Append(Encoding.ASCII.GetString(ChunkedEncoding.End.Span));
+
+        Assert.Equal("first" + new string('x', 300) + "z", DecodeInPieces(body.ToString(), 7));
+    }
+
     [Theory]
     [InlineData("x\r\n")]
     [InlineData(";\r\n")]
