@@ -60,6 +60,12 @@ internal sealed class PathMapping
         return (target, [.. pieces.Skip(1).Select(NormalisePrefix)]);
     }
 
+    /// <summary>
+    /// --flat: whether the file held under a name (stored from <paramref name="holderUrl"/>; null if put there by hand)
+    /// belongs to another URL than <paramref name="url"/>. It is then neither served for it nor overwritten by it.
+    /// </summary>
+    public bool HeldByAnother(string? holderUrl, string url) => Flat && holderUrl != url;
+
     /// <summary>The path under the root where <paramref name="relativePath"/> (host:port/path) is kept.</summary>
     public string Map(string relativePath)
     {

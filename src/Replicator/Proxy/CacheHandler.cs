@@ -59,7 +59,7 @@ internal static class CacheHandler
         }
 
         var entry = server.Store.Lookup(relativePath);
-        if (entry is not null && settings.Mapping.Flat && entry.Response.Url != url.ToString())
+        if (entry is not null && settings.Mapping.HeldByAnother(entry.Response.Url, url.ToString()))
         {
             // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
             Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} is passed through uncached", relativePath, entry.Response.Url ?? "a file put there by hand", url.ToString());
@@ -212,7 +212,7 @@ internal static class CacheHandler
             await exchange.Fiber.WaitUntilAsync(running.Progress, () => !running.IsPending, exchange.Timeout * 2);
 
             if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers)
-            || (exchange.Server.Settings.Mapping.Flat && running.Url != exchange.Url))
+            || exchange.Server.Settings.Mapping.HeldByAnother(running.Url.ToString(), exchange.Url!.ToString()))
             {
                 running.Release();
                 return false;

@@ -209,7 +209,7 @@ internal sealed class Download
             Length = received;
             var stored = Stored! with { Length = received };
             var partial = _partial!;
-            if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && other.Response.Url != Url.ToString())
+            if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.Settings.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
             {
                 // --flat: another URL's file has this name; it is never overwritten.
                 _server.Store.Discard(partial);
