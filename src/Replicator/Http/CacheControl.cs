@@ -11,8 +11,16 @@ internal sealed class CacheControl
     {
     }
 
+    /// <summary>Directives of a message without Cache-Control (most requests): shared, never changed.</summary>
+    private static readonly CacheControl s_none = new();
+
     public static CacheControl Parse(HttpHeaders headers)
     {
+        if (!headers.Contains("Cache-Control"))
+        {
+            return s_none;
+        }
+
         var result = new CacheControl();
         foreach (var item in headers.GetList("Cache-Control"))
         {
