@@ -16,9 +16,10 @@ internal sealed class ProxyFixture : IAsyncDisposable
 {
     private readonly FiberEngine _engine;
 
-    private ProxyFixture(TestOrigin origin, FiberEngine engine, string root, IPEndPoint endpoint, TimeProvider clock)
+    private ProxyFixture(TestOrigin origin, FiberEngine engine, ProxyServer server, string root, IPEndPoint endpoint, TimeProvider clock)
     {
         Origin = origin;
+        Server = server;
         _engine = engine;
         Root = root;
         Endpoint = endpoint;
@@ -27,6 +28,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
     }
 
     public TestOrigin Origin { get; }
+
+    public ProxyServer Server { get; }
 
     public string Root { get; }
 
@@ -51,7 +54,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var server = new ProxyServer(settings, new FileSystem(), clock);
         var endpoint = server.Listen(engine)[0];
         engine.Start();
-        return new ProxyFixture(origin, engine, root, endpoint, clock);
+        return new ProxyFixture(origin, engine, server, root, endpoint, clock);
     }
 
     public HttpClient NewClient() => new(new SocketsHttpHandler

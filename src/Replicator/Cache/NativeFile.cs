@@ -3,7 +3,13 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Replicator.Cache;
 
-/// <summary>fsync(2) for files and directories: what makes the write protocol hold across a power cut, not just a crash.</summary>
+/// <summary>Which file a name stands for now: a body replaced by rename is another inode, even with the same length.</summary>
+internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, long Length);
+
+/// <summary>
+/// What the cache needs of Linux beyond System.IO: fsync(2) for files and directories (what makes the write protocol
+/// hold across a power cut, not just a crash), and statx(2) for a file's identity.
+/// </summary>
 internal static partial class NativeFile
 {
     private const int O_RDONLY = 0;
@@ -45,7 +51,38 @@ internal static partial class NativeFile
         ThreadPool.UnsafeQueueUserWorkItem(_ => sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE), null);
     }
 
+    /// <summary>The identity of the file <paramref name="path"/> names; false when nothing is there.</summary>
+    public static bool TryGetIdentity(string path, out FileIdentity identity) => TryStatx(AT_FDCWD, path, 0, out identity);
+
+    /// <summary>The identity of an open file.</summary>
+    public static FileIdentity GetIdentity(SafeFileHandle file) =>
+        TryStatx((int)file.DangerousGetHandle(), string.Empty, AT_EMPTY_PATH, out var identity) ? identity : throw new IOException("the open file has no identity");
+
+    private static unsafe bool TryStatx(int directory, string path, int flags, out FileIdentity identity)
+    {
+        // struct statx is the same on every architecture: stx_ino at 32, stx_size at 40, stx_dev_major/minor at 136/140.
+        var buffer = stackalloc byte[256];
+        if (statx(directory, path, flags, STATX_INO | STATX_SIZE, buffer) != 0)
+        {
+            var errno = Marshal.GetLastPInvokeError();
+            identity = default;
+            return errno is ENOENT or ENOTDIR ? false : throw new IOException($"statx {path} failed (errno {errno})");
+        }
+
+        identity = new FileIdentity(*(uint*)(buffer + 136), *(uint*)(buffer + 140), *(ulong*)(buffer + 32), *(long*)(buffer + 40));
+        return true;
+    }
+
+    private const int AT_FDCWD = -100;
+    private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_INO = 0x100;
+    private const uint STATX_SIZE = 0x200;
+    private const int ENOENT = 2;
+    private const int ENOTDIR = 20;
     private const uint SYNC_FILE_RANGE_WRITE = 2;
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
 
     [LibraryImport("libc", SetLastError = true)]
     private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);

@@ -23,6 +23,7 @@ internal sealed class ClientSession : IDisposable
     private readonly string _clientName;
     private readonly System.Net.IPAddress? _clientAddress;
     private readonly bool _allowed;
+    private readonly bool _onSameHost;
 
     public ClientSession(ProxyServer server, Fiber fiber, Socket client)
     {
@@ -32,6 +33,8 @@ internal sealed class ClientSession : IDisposable
         _clientName = client.RemoteEndPoint?.ToString() ?? "client";
         _clientAddress = (client.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
         _allowed = _clientAddress is not null && server.Settings.Access.Allows(_clientAddress);
+        // Both ends have the same address only when the client runs on this machine (loopback, or our own address).
+        _onSameHost = _clientAddress is not null && _clientAddress.Equals((client.LocalEndPoint as System.Net.IPEndPoint)?.Address);
     }
 
     public async ValueTask RunAsync()
@@ -40,7 +43,7 @@ internal sealed class ClientSession : IDisposable
         {
             while (await ReadRequestAsync() is { } request)
             {
-                var exchange = new Exchange(_server, _fiber, _client, _clientName, request);
+                var exchange = new Exchange(_server, _fiber, _client, _clientName, request) { ClientOnSameHost = _onSameHost };
                 if (!_allowed)
                 {
                     Log.Warning("Refused {Client:l}: not in the allowed clients (--ip)", _clientName);

@@ -33,6 +33,9 @@ internal sealed class Exchange
 
     public RequestHead Request { get; }
 
+    /// <summary>Whether the client runs on this machine (it then copies every byte we send out of its socket itself).</summary>
+    public bool ClientOnSameHost { get; init; }
+
     public RequestUrl? Url { get; set; }
 
     public TimeSpan Timeout => Server.Settings.Timeout;

@@ -18,6 +18,7 @@ internal sealed class ProxyServer
         Settings = settings;
         Clock = clock ?? TimeProvider.System;
         Store = new CacheStore(fileSystem, settings.Root);
+        MappedBodies = new MappedBodies(Clock);
     }
 
     public Settings Settings { get; }
@@ -27,6 +28,9 @@ internal sealed class ProxyServer
     public CacheStore Store { get; }
 
     public Downloads Downloads { get; } = new();
+
+    /// <summary>Large bodies kept mapped for clients on this host (see <see cref="Cache.MappedBodies"/>).</summary>
+    public MappedBodies MappedBodies { get; }
 
     /// <summary>Listens on every configured endpoint; returns the bound endpoints (port 0 resolved).</summary>
     public IReadOnlyList<IPEndPoint> Listen(FiberEngine engine) => [.. Settings.Endpoints.Select(endpoint => engine.Listen(endpoint, Serve))];
