@@ -1,5 +1,6 @@
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Replicator.Tests;
 
@@ -283,6 +284,33 @@ public sealed class ProxyCacheTests
         Assert.Equal("file a", File.ReadAllText(proxy.CachedPath("/a")));
         Assert.Equal("file a", await proxy.Client.GetStringAsync(proxy.Origin.Url("/a")));
     }
+
+    [Theory]
+    [InlineData("GET", "HTTP/1.1", "")]
+    [InlineData("GET", "HTTP/1.1", "Connection: close\r\n")]
+    [InlineData("GET", "HTTP/1.0", "")]
+    [InlineData("HEAD", "HTTP/1.1", "")]
+    public async Task PlainHit_HasTheHeadTheGeneralPathBuilds(string method, string version, string fields)
+    {
+        // A plain hit's head is assembled from pieces made once; a validator that does not match takes the general
+        // path, which must give the same bytes (the fake clock keeps Age equal).
+        await using var proxy = await ProxyFixture.StartAsync(clock: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        proxy.Origin.Files["/p.txt"] = new OriginFile("plain body"u8.ToArray(), "text/plain", "max-age=600", "\"p\"", s_modified);
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/p.txt"));
+        var request = $"{method} {proxy.Origin.Url("/p.txt")} {version}\r\nHost: x\r\n{fields}";
+        var old = HttpDate(s_modified.AddDays(-1));
+
+        var plain = await proxy.RawAsync(request + "\r\n", Answered);
+        var general = await proxy.RawAsync(request + $"If-Modified-Since: {old}\r\n\r\n", Answered);
+
+        Assert.StartsWith("HTTP/1.1 200 OK\r\n", plain, StringComparison.Ordinal);
+        Assert.Contains("Accept-Ranges: bytes\r\n", plain, StringComparison.Ordinal);
+        Assert.Equal(general, plain);
+
+        bool Answered(string text) => text.Contains("\r\n\r\n", StringComparison.Ordinal) && (method == "HEAD" || text.EndsWith("plain body", StringComparison.Ordinal));
+    }
+
+    private static string HttpDate(DateTimeOffset time) => time.ToString("r", System.Globalization.CultureInfo.InvariantCulture);
 
     [Fact]
     public async Task ClientValidators_AgainstAFreshEntry_Get304()

@@ -25,6 +25,9 @@ public enum FiberLogMode
 /// </summary>
 public sealed class FiberLogSink : ILogEventSink
 {
+    [ThreadStatic]
+    private static StringWriter? s_line;
+
     private readonly object _lock = new();
     private TextWriter _output;
 
@@ -73,7 +76,7 @@ public sealed class FiberLogSink : ILogEventSink
         var fiber = Fiber.Current;
         if (fiber is null || (Mode == FiberLogMode.Gather && (!fiber.GatherLog || logEvent.Properties.ContainsKey(ImmediateProperty))))
         {
-            Write($"[ {logEvent.Timestamp.ToLocalTime():HH:mm:ss.fff} ] {Render(logEvent)}");
+            Write(Line(logEvent, stamped: true));
         }
         else if (Mode == FiberLogMode.Debug)
         {
@@ -98,19 +101,48 @@ public sealed class FiberLogSink : ILogEventSink
         Write(block.ToString(), newline: false);
     }
 
-    private static string Render(LogEvent logEvent)
+    private static string Render(LogEvent logEvent) => Line(logEvent, stamped: false);
+
+    /// <summary>Level (when above Information), message, and the exception of an error; with the time of day first when stamped.</summary>
+    private static string Line(LogEvent logEvent, bool stamped)
     {
-        var message = logEvent.RenderMessage(CultureInfo.InvariantCulture);
-        var level = logEvent.Level switch
+        // Rendered into one reused writer per thread: an access-log line per request is the busiest output.
+        var text = s_line ??= new StringWriter(CultureInfo.InvariantCulture);
+        text.GetStringBuilder().Clear();
+        if (stamped)
+        {
+            var time = logEvent.Timestamp.ToLocalTime();
+            Span<char> stamp = ['[', ' ', '0', '0', ':', '0', '0', ':', '0', '0', '.', '0', '0', '0', ' ', ']', ' '];
+            Digits(stamp.Slice(2, 2), time.Hour);
+            Digits(stamp.Slice(5, 2), time.Minute);
+            Digits(stamp.Slice(8, 2), time.Second);
+            Digits(stamp.Slice(11, 3), time.Millisecond);
+            text.Write(stamp);
+        }
+
+        text.Write(logEvent.Level switch
         {
             LogEventLevel.Warning => "WARNING ",
             LogEventLevel.Error => "ERROR ",
             LogEventLevel.Fatal => "FATAL ",
             _ => string.Empty,
-        };
-        return logEvent.Exception is { } e && logEvent.Level >= LogEventLevel.Error
-            ? $"{level}{message}{Environment.NewLine}{e}"
-            : level + message;
+        });
+        logEvent.RenderMessage(text, CultureInfo.InvariantCulture);
+        if (logEvent.Exception is { } e && logEvent.Level >= LogEventLevel.Error)
+        {
+            text.WriteLine();
+            text.Write(e);
+        }
+
+        return text.ToString();
+    }
+
+    private static void Digits(Span<char> destination, int value)
+    {
+        for (var i = destination.Length - 1; i >= 0; i--, value /= 10)
+        {
+            destination[i] = (char)('0' + (value % 10));
+        }
     }
 
     private void Write(string text, bool newline = true)

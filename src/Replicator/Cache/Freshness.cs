@@ -70,7 +70,7 @@ internal static class Freshness
     /// <summary>Whether <paramref name="stored"/> may answer <paramref name="request"/> without asking the origin.</summary>
     public static bool IsFresh(StoredResponse stored, HttpHeaders request, DateTimeOffset now)
     {
-        if (stored.Synthesized || CacheControl.Parse(stored.Headers).Has("no-cache"))
+        if (stored.Synthesized || stored.Control.Has("no-cache"))
         {
             return false;
         }
@@ -87,13 +87,13 @@ internal static class Freshness
             return false;
         }
 
-        return Lifetime(stored.Headers) is { } lifetime && age < lifetime;
+        return stored.Lifetime is { } lifetime && age < lifetime;
     }
 
     /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>
     public static bool MustRevalidate(StoredResponse stored)
     {
-        var control = CacheControl.Parse(stored.Headers);
+        var control = stored.Control;
         return control.Has("must-revalidate") || control.Has("proxy-revalidate");
     }
 

@@ -3,8 +3,11 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Replicator.Cache;
 
-/// <summary>Which file a name stands for now: a body replaced by rename is another inode, even with the same length.</summary>
-internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, long Length);
+/// <summary>
+/// Which file a name stands for, as it is now: a body replaced by rename is another inode, even with the same length,
+/// and a body written in place has another change time.
+/// </summary>
+internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, long Length, long ChangedSeconds, uint ChangedNanoseconds);
 
 /// <summary>
 /// What the cache needs of Linux beyond System.IO: fsync(2) for files and directories (what makes the write protocol
@@ -60,21 +63,23 @@ internal static partial class NativeFile
 
     private static unsafe bool TryStatx(int directory, string path, int flags, out FileIdentity identity)
     {
-        // struct statx is the same on every architecture: stx_ino at 32, stx_size at 40, stx_dev_major/minor at 136/140.
+        // struct statx is the same on every architecture: stx_ino at 32, stx_size at 40, stx_ctime at 96,
+        // stx_dev_major/minor at 136/140.
         var buffer = stackalloc byte[256];
-        if (statx(directory, path, flags, STATX_INO | STATX_SIZE, buffer) != 0)
+        if (statx(directory, path, flags, STATX_INO | STATX_SIZE | STATX_CTIME, buffer) != 0)
         {
             var errno = Marshal.GetLastPInvokeError();
             identity = default;
             return errno is ENOENT or ENOTDIR ? false : throw new IOException($"statx {path} failed (errno {errno})");
         }
 
-        identity = new FileIdentity(*(uint*)(buffer + 136), *(uint*)(buffer + 140), *(ulong*)(buffer + 32), *(long*)(buffer + 40));
+        identity = new FileIdentity(*(uint*)(buffer + 136), *(uint*)(buffer + 140), *(ulong*)(buffer + 32), *(long*)(buffer + 40), *(long*)(buffer + 96), *(uint*)(buffer + 104));
         return true;
     }
 
     private const int AT_FDCWD = -100;
     private const int AT_EMPTY_PATH = 0x1000;
+    private const uint STATX_CTIME = 0x80;
     private const uint STATX_INO = 0x100;
     private const uint STATX_SIZE = 0x200;
     private const int ENOENT = 2;

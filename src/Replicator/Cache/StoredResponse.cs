@@ -24,7 +24,22 @@ internal sealed record StoredResponse
     };
 
     /// <summary>The stored fields, already filtered by <see cref="StorableFields"/>: replayed on every hit as they are.</summary>
-    public required HttpHeaders Headers { get; init; }
+    public required HttpHeaders Headers
+    {
+        get;
+        init
+        {
+            field = value;
+            Control = CacheControl.Parse(value);
+            Lifetime = Freshness.Lifetime(value);
+        }
+    }
+
+    /// <summary>The stored Cache-Control directives, parsed once (every hit asks them).</summary>
+    public CacheControl Control { get; private init; } = null!;
+
+    /// <summary>How long the response is fresh by its own fields (<see cref="Freshness.Lifetime"/>), computed once.</summary>
+    public TimeSpan? Lifetime { get; private init; }
 
     public required DateTimeOffset RequestTime { get; init; }
 

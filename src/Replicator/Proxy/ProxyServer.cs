@@ -18,7 +18,8 @@ internal sealed class ProxyServer
         Settings = settings;
         Clock = clock ?? TimeProvider.System;
         Store = new CacheStore(fileSystem, settings.Root);
-        MappedBodies = new MappedBodies(Clock);
+        CopiedBodies = CopiedBody.Keeper(Clock, Responder.SmallBody);
+        MappedBodies = MappedBody.Keeper(Clock);
     }
 
     public Settings Settings { get; }
@@ -29,8 +30,11 @@ internal sealed class ProxyServer
 
     public Downloads Downloads { get; } = new();
 
-    /// <summary>Large bodies kept mapped for clients on this host (see <see cref="Cache.MappedBodies"/>).</summary>
-    public MappedBodies MappedBodies { get; }
+    /// <summary>Small bodies kept in memory (see <see cref="CopiedBody"/>).</summary>
+    public KeptBodies<CopiedBody> CopiedBodies { get; }
+
+    /// <summary>Large bodies kept mapped for clients on this host (see <see cref="MappedBody"/>).</summary>
+    public KeptBodies<MappedBody> MappedBodies { get; }
 
     /// <summary>Listens on every configured endpoint; returns the bound endpoints (port 0 resolved).</summary>
     public IReadOnlyList<IPEndPoint> Listen(FiberEngine engine) => [.. Settings.Endpoints.Select(endpoint => engine.Listen(endpoint, Serve))];

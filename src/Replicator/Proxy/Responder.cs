@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
+using System.Text.Unicode;
 using Replicator.Cache;
 using Replicator.Http;
 
@@ -13,8 +15,11 @@ namespace Replicator.Proxy;
 /// </summary>
 internal static class Responder
 {
-    /// <summary>Bodies up to this size go out in the same send as the head.</summary>
-    private const int SmallBody = 64 * 1024;
+    /// <summary>Bodies up to this size are kept copied in memory and go out in the same send as the head.</summary>
+    public const int SmallBody = 64 * 1024;
+
+    /// <summary>The status line and stored fields of a plain 200, per stored response (see <see cref="PlainPlan"/>).</summary>
+    private static readonly ConditionalWeakTable<StoredResponse, byte[]> s_plainFields = new();
 
     private static readonly string[] s_notModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified"];
 
@@ -26,69 +31,34 @@ internal static class Responder
 
     public static async ValueTask ServeEntryAsync(Exchange exchange, CachedEntry entry, StoredResponse stored)
     {
-        if (entry.Length > SmallBody && exchange.ClientOnSameHost && LeaseMapped(exchange, entry) is { } mapped)
+        if (entry.Length <= SmallBody)
         {
-            using (mapped)
+            using var copied = Lease(exchange.Server.CopiedBodies, entry);
+            if (copied is not null)
+            {
+                await ServeCopiedAsync(exchange, entry, stored, copied);
+                return;
+            }
+        }
+        else if (exchange.ClientOnSameHost)
+        {
+            using var mapped = Lease(exchange.Server.MappedBodies, entry);
+            if (mapped is not null)
             {
                 await ServeMappedAsync(exchange, entry, stored, mapped);
+                return;
             }
-
-            return;
         }
 
-        Microsoft.Win32.SafeHandles.SafeFileHandle file;
-        try
-        {
-            file = File.OpenHandle(entry.BodyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw Gone(entry, e);
-        }
-
-        using var _ = file;
-        // A small body is checked by reading one byte past its end instead of asking its length (one system call less).
-        var length = entry.Length <= SmallBody ? entry.Length : RandomAccess.GetLength(file);
-        CheckLength(entry, length);
-        var plan = Plan(exchange, stored, length);
-        if (plan.Count <= 0)
-        {
-            await exchange.SendAsync(plan.Head);
-            return;
-        }
-
-        if (plan.Count <= SmallBody)
-        {
-            var buffer = ArrayPool<byte>.Shared.Rent(plan.Head.Length + (int)plan.Count + 1);
-            try
-            {
-                plan.Head.CopyTo(buffer, 0);
-                var wanted = (int)plan.Count + (plan.Offset + plan.Count == length ? 1 : 0);
-                var read = RandomAccess.Read(file, buffer.AsSpan(plan.Head.Length, wanted), plan.Offset);
-                if (read != plan.Count)
-                {
-                    throw new CacheEntryChangedException(entry.RelativePath, $"{entry.RelativePath} is not {length} bytes any more");
-                }
-
-                await exchange.SendAsync(buffer.AsMemory(0, plan.Head.Length + read));
-            }
-            finally
-            {
-                ArrayPool<byte>.Shared.Return(buffer);
-            }
-
-            return;
-        }
-
-        await exchange.SendAsync(plan.Head);
-        await exchange.SendFileAsync(file, plan.Offset, plan.Count);
+        await ServeFromDiskAsync(exchange, entry, stored);
     }
 
-    private static MappedBody? LeaseMapped(Exchange exchange, CachedEntry entry)
+    private static TBody? Lease<TBody>(KeptBodies<TBody> bodies, CachedEntry entry)
+        where TBody : KeptBody
     {
         try
         {
-            return exchange.Server.MappedBodies.Lease(entry.BodyPath);
+            return bodies.Lease(entry.BodyPath);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -96,7 +66,26 @@ internal static class Responder
         }
     }
 
-    /// <summary>Serves a stored body to a client on this host by copying it from its mapping (see <see cref="MappedBodies"/>).</summary>
+    /// <summary>Serves a small body from its copy in memory, in the same send as the head.</summary>
+    private static async ValueTask ServeCopiedAsync(Exchange exchange, CachedEntry entry, StoredResponse stored, CopiedBody body)
+    {
+        CheckLength(entry, body.Length);
+        var plan = Plan(exchange, stored, body.Length);
+        var count = (int)plan.Count;
+        var buffer = ArrayPool<byte>.Shared.Rent(plan.Head.Length + count);
+        try
+        {
+            plan.Head.CopyTo(buffer, 0);
+            body.Bytes.Span.Slice((int)plan.Offset, count).CopyTo(buffer.AsSpan(plan.Head.Length));
+            await exchange.SendAsync(buffer.AsMemory(0, plan.Head.Length + count));
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Serves a large body to a client on this host by copying it from its mapping (see <see cref="MappedBody"/>).</summary>
     private static async ValueTask ServeMappedAsync(Exchange exchange, CachedEntry entry, StoredResponse stored, MappedBody body)
     {
         CheckLength(entry, body.Length);
@@ -114,6 +103,30 @@ internal static class Responder
             var count = (int)Math.Min(end - offset, MappedWindow);
             await exchange.SendAsync(body.Window(offset, count));
             offset += count;
+        }
+    }
+
+    /// <summary>Serves a body from its file with sendfile(2): large bodies for remote clients, and any body not kept.</summary>
+    private static async ValueTask ServeFromDiskAsync(Exchange exchange, CachedEntry entry, StoredResponse stored)
+    {
+        Microsoft.Win32.SafeHandles.SafeFileHandle file;
+        try
+        {
+            file = File.OpenHandle(entry.BodyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw Gone(entry, e);
+        }
+
+        using var _ = file;
+        var length = RandomAccess.GetLength(file);
+        CheckLength(entry, length);
+        var plan = Plan(exchange, stored, length);
+        await exchange.SendAsync(plan.Head);
+        if (plan.Count > 0)
+        {
+            await exchange.SendFileAsync(file, plan.Offset, plan.Count);
         }
     }
 
@@ -200,6 +213,11 @@ internal static class Responder
     private static ResponsePlan Plan(Exchange exchange, StoredResponse stored, long? length)
     {
         var request = exchange.Request;
+        if (length is { } whole && IsPlain(request))
+        {
+            return PlainPlan(exchange, stored, whole);
+        }
+
         var headers = stored.Headers.Clone();
         if (!stored.Synthesized)
         {
@@ -241,6 +259,42 @@ internal static class Responder
             default:
                 return Head(exchange, 200, headers, new Framing(BodyKind.Length, total), 0, total);
         }
+    }
+
+    /// <summary>A request for the whole body with no validator: answered 200 with the stored fields as they are.</summary>
+    private static bool IsPlain(RequestHead request) =>
+        !request.Headers.Contains("Range") && !request.Headers.Contains("If-None-Match") && !request.Headers.Contains("If-Modified-Since");
+
+    /// <summary>
+    /// The head of a plain 200, byte for byte what the general path builds: the status line and stored fields,
+    /// encoded once per stored response (<see cref="s_plainFields"/>), then the fields that change per answer.
+    /// </summary>
+    private static ResponsePlan PlainPlan(Exchange exchange, StoredResponse stored, long length)
+    {
+        var fields = s_plainFields.GetValue(stored, static stored =>
+        {
+            var headers = stored.Headers.Clone();
+            headers.Remove("Accept-Ranges");
+            var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
+            headers.WriteTo(text);
+            return Encoding.Latin1.GetBytes(text.ToString());
+        });
+        Span<byte> tail = stackalloc byte[192];
+        var written = 0;
+        if (!stored.Synthesized)
+        {
+            var age = (long)Freshness.Age(stored, exchange.Server.Clock.GetUtcNow()).TotalSeconds;
+            Utf8.TryWrite(tail, CultureInfo.InvariantCulture, $"Age: {age}\r\n", out written);
+        }
+
+        var version = exchange.Request.Version;
+        var close = exchange.KeepAlive ? string.Empty : "Connection: close\r\n";
+        Utf8.TryWrite(tail[written..], CultureInfo.InvariantCulture, $"Via: {version.Major}.{version.Minor} {Messages.ViaName}\r\nAccept-Ranges: bytes\r\nContent-Length: {length}\r\n{close}\r\n", out var rest);
+        var head = new byte[fields.Length + written + rest];
+        fields.CopyTo(head, 0);
+        tail[..(written + rest)].CopyTo(head.AsSpan(fields.Length));
+        exchange.Status = 200;
+        return exchange.Request.Method == "HEAD" ? new ResponsePlan(head, 0, 0, false) : new ResponsePlan(head, 0, length, false);
     }
 
     private static ResponsePlan Head(Exchange exchange, int status, HttpHeaders headers, Framing framing, long offset, long count)

@@ -3,8 +3,8 @@ using Replicator.Cache;
 
 namespace Replicator.Tests.Unit;
 
-/// <summary>The kept mappings of large bodies, on real files: sharing, replacement, budgets, letting go when idle.</summary>
-public sealed class MappedBodiesTests : IDisposable
+/// <summary>Bodies kept in memory (mapped or copied), on real files: sharing, replacement, budgets, letting go when idle.</summary>
+public sealed class KeptBodiesTests : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("replicator-mapped-").FullName;
     private readonly FakeTimeProvider _clock = new();
@@ -14,7 +14,7 @@ public sealed class MappedBodiesTests : IDisposable
     [Fact]
     public void Lease_MapsTheFile_AndASecondLeaseSharesTheMapping()
     {
-        var bodies = new MappedBodies(_clock);
+        var bodies = MappedBody.Keeper(_clock);
         var (path, bytes) = Write("a", 200_000, seed: 1);
 
         using var first = bodies.Lease(path)!;
@@ -30,7 +30,7 @@ public sealed class MappedBodiesTests : IDisposable
     [Fact]
     public void BodyReplacedByRename_IsMappedAfresh_WhileAnOldLeaseKeepsTheOldBytes()
     {
-        var bodies = new MappedBodies(_clock);
+        var bodies = MappedBody.Keeper(_clock);
         var (path, old) = Write("a", 100_000, seed: 1);
         using var before = bodies.Lease(path)!;
 
@@ -47,13 +47,13 @@ public sealed class MappedBodiesTests : IDisposable
     [Fact]
     public void MissingBody_Throws_AndEmptyOrOversizedBodies_AreNotMapped()
     {
-        var bodies = new MappedBodies(_clock, byteBudget: 400_000);
+        var bodies = MappedBody.Keeper(_clock, byteBudget: 400_000);
         var (empty, _) = Write("empty", 0, seed: 0);
         var (big, _) = Write("big", 100_001, seed: 3);
         var (fits, _) = Write("fits", 100_000, seed: 4);
 
-        Assert.Throws<FileNotFoundException>(() => bodies.Lease(Path.Combine(_directory, "none")));
-        Assert.Throws<FileNotFoundException>(() => bodies.Lease(Path.Combine(fits, "under-a-file")));
+        Assert.Throws<FileNotFoundException>(() => { bodies.Lease(Path.Combine(_directory, "none")); });
+        Assert.Throws<FileNotFoundException>(() => { bodies.Lease(Path.Combine(fits, "under-a-file")); });
         Assert.Null(bodies.Lease(empty));
         Assert.Null(bodies.Lease(big));
         using var mapped = bodies.Lease(fits);
@@ -63,7 +63,7 @@ public sealed class MappedBodiesTests : IDisposable
     [Fact]
     public void OverTheCountBudget_TheLeastRecentlyLeasedGoes_ButStaysReadableWhileLeased()
     {
-        var bodies = new MappedBodies(_clock, countBudget: 2);
+        var bodies = MappedBody.Keeper(_clock, countBudget: 2);
         var (a, aBytes) = Write("a", 10_000, seed: 1);
         var (b, _) = Write("b", 10_000, seed: 2);
         var (c, _) = Write("c", 10_000, seed: 3);
@@ -82,7 +82,7 @@ public sealed class MappedBodiesTests : IDisposable
     [Fact]
     public void IdleMappings_AreLetGo_LeasedOnesAreKept()
     {
-        var bodies = new MappedBodies(_clock, idleAfter: TimeSpan.FromSeconds(30));
+        var bodies = MappedBody.Keeper(_clock, idleAfter: TimeSpan.FromSeconds(30));
         var (a, _) = Write("a", 10_000, seed: 1);
         var (b, _) = Write("b", 10_000, seed: 2);
         bodies.Lease(a)!.Dispose();
@@ -96,6 +96,33 @@ public sealed class MappedBodiesTests : IDisposable
         Assert.Equal(1, bodies.Count);
         using var again = bodies.Lease(b);
         Assert.Same(held, again);
+    }
+
+    [Fact]
+    public void CopiedBody_HoldsTheBytes_IsCopiedAfreshWhenReplaced_AndTheByteBudgetHolds()
+    {
+        var bodies = CopiedBody.Keeper(_clock, largest: 1000, byteBudget: 2500);
+        var (a, aBytes) = Write("a", 1000, seed: 1);
+        var (b, _) = Write("b", 1000, seed: 2);
+        var (c, _) = Write("c", 1000, seed: 3);
+        var (big, _) = Write("big", 1001, seed: 4);
+
+        using (var first = bodies.Lease(a)!)
+        {
+            Assert.Equal(aBytes, first.Bytes.ToArray());
+        }
+
+        var (next, fresh) = Write("a.next", 1000, seed: 5);
+        File.Move(next, a, overwrite: true);
+        using (var replaced = bodies.Lease(a)!)
+        {
+            Assert.Equal(fresh, replaced.Bytes.ToArray());
+        }
+
+        bodies.Lease(b)!.Dispose();
+        bodies.Lease(c)!.Dispose();
+        Assert.Equal(2, bodies.Count);
+        Assert.Null(bodies.Lease(big));
     }
 
     private (string Path, byte[] Bytes) Write(string name, int length, int seed)
