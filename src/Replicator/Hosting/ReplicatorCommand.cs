@@ -17,7 +17,7 @@ internal static class ReplicatorCommand
         var bind = new Option<string[]>("--bind", "-b") { Description = "address to listen on, IPv4 or IPv6 (repeatable)", DefaultValueFactory = _ => ["127.0.0.1"] };
         var root = new Option<string>("--root", "-r") { Description = "cache root directory (created if missing)", DefaultValueFactory = _ => "cache" };
         var timeout = new Option<int>("--timeout", "-t") { Description = "inactivity timeout of each socket wait, in seconds", DefaultValueFactory = _ => 15 };
-        var threads = new Option<int>("--threads") { Description = "engine loops (threads)", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var threads = new Option<int>("--threads") { Description = "engine loops (threads); default two per core", DefaultValueFactory = _ => Settings.DefaultThreads };
         var verbose = new Option<int>("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
         var debug = new Option<bool>("--debug") { Description = "write each fiber's lines at once, prefixed with its id, instead of one block per connection" };
         var staticMode = new Option<bool>("--static") { Description = "serve a complete cached file without asking the origin" };

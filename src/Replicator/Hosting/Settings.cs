@@ -11,7 +11,14 @@ internal sealed record Settings
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(15);
 
-    public int Threads { get; init; } = Environment.ProcessorCount;
+    public int Threads { get; init; } = DefaultThreads;
+
+    /// <summary>
+    /// Two engine loops per core: with clients on the same host reading as fast as we send, more loops than cores
+    /// let the scheduler run a loop beside each reader, and a few heavy connections rarely share one loop
+    /// (docs/benchmarks.md, "Loops per core"). Idle loops cost a blocked thread each.
+    /// </summary>
+    public static int DefaultThreads => 2 * Environment.ProcessorCount;
 
     public bool Debug { get; init; }
 

@@ -24,7 +24,7 @@ internal static class Responder
     private static readonly string[] s_notModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified"];
 
     /// <summary>Send buffer for a client on this host: small enough that what we copy in is still in the CPU cache when the client copies it out.</summary>
-    private const int SameHostSendBuffer = 256 * 1024;
+    private const int SameHostSendBuffer = 128 * 1024;
 
     /// <summary>The most one send hands the kernel from a mapping.</summary>
     private const int MappedWindow = 1 << 30;
