@@ -16,7 +16,7 @@ internal sealed record Settings
     /// <summary>
     /// Two engine loops per core: with clients on the same host reading as fast as we send, more loops than cores
     /// let the scheduler run a loop beside each reader, and a few heavy connections rarely share one loop
-    /// (docs/benchmarks.md, "Loops per core"). Idle loops cost a blocked thread each.
+    /// (docs/benchmarks.md, "How the hit paths were made faster"). Idle loops cost a blocked thread each.
     /// </summary>
     public static int DefaultThreads => 2 * Environment.ProcessorCount;
 
