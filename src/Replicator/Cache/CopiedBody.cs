@@ -21,7 +21,7 @@ internal sealed class CopiedBody : KeptBody
     /// <summary>Reads the file at <paramref name="path"/> as it is when opened; null when it is empty or changes while read.</summary>
     private static CopiedBody? Copy(string path)
     {
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        using var handle = NativeFile.OpenForReading(path);
         var identity = NativeFile.GetIdentity(handle);
         if (identity.Length is 0 or > int.MaxValue)
         {

@@ -49,7 +49,7 @@ internal sealed unsafe class MappedBody : KeptBody
     /// <summary>Maps the file at <paramref name="path"/> as it is when opened; null when it is empty by then.</summary>
     private static MappedBody? Map(string path)
     {
-        var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        var handle = NativeFile.OpenForReading(path);
         try
         {
             var identity = NativeFile.GetIdentity(handle);

@@ -17,6 +17,12 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed class ClientSession : IDisposable
 {
+    /// <summary>
+    /// Send buffer for a client on this host: small enough that what we copy in (a mapped body) is still in the CPU
+    /// cache when the client copies it out; a loopback connection has no delay to cover (docs/benchmarks.md).
+    /// </summary>
+    private const int SameHostSendBuffer = 128 * 1024;
+
     private readonly ProxyServer _server;
     private readonly Fiber _fiber;
     private readonly BufferedConnection _client;
@@ -35,6 +41,10 @@ internal sealed class ClientSession : IDisposable
         _allowed = _clientAddress is not null && server.Settings.Access.Allows(_clientAddress);
         // Both ends have the same address only when the client runs on this machine (loopback, or our own address).
         _onSameHost = _clientAddress is not null && _clientAddress.Equals((client.LocalEndPoint as System.Net.IPEndPoint)?.Address);
+        if (_onSameHost)
+        {
+            client.SendBufferSize = SameHostSendBuffer;
+        }
     }
 
     public async ValueTask RunAsync()

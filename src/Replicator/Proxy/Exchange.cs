@@ -88,7 +88,7 @@ internal sealed class Exchange
 
         // Built directly, from a template parsed once: one line per request is the proxy's busiest log.
         var duration = Server.Clock.GetElapsedTime(_started);
-        Log.Write(new LogEvent(DateTimeOffset.Now, LogEventLevel.Information, null, s_accessTemplate, [
+        Log.Write(new LogEvent(Server.Clock.GetLocalNow(), LogEventLevel.Information, null, s_accessTemplate, [
             new LogEventProperty("Client", new ScalarValue(ClientName)),
             new LogEventProperty("Method", new ScalarValue(Request.Method)),
             new LogEventProperty("Url", new ScalarValue(Url?.ToString() ?? Request.Target)),

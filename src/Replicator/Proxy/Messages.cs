@@ -13,6 +13,9 @@ internal static class Messages
 {
     public const string ViaName = "replicator";
 
+    private static readonly string s_via11 = $"1.1 {ViaName}";
+    private static readonly string s_via10 = $"1.0 {ViaName}";
+
     /// <summary>-vv: every line of a head, as the original printed them ("Client sends", "Server responds").</summary>
     public static void LogHead(string who, string startLine, HttpHeaders headers)
     {
@@ -30,7 +33,7 @@ internal static class Messages
 
     public static void AddVia(HttpHeaders headers, Version version)
     {
-        var hop = $"{version.Major}.{version.Minor} {ViaName}";
+        var hop = ViaHop(version);
         var existing = headers["Via"];
         headers.Set("Via", existing is null ? hop : $"{existing}, {hop}");
     }
@@ -57,6 +60,10 @@ internal static class Messages
     }
 
     /// <summary>The head of a response to the client; the framing says how its body is delimited.</summary>
+    /// <summary>Our entry in a Via field for a message of <paramref name="version"/> ("1.1 replicator").</summary>
+    public static string ViaHop(Version version) =>
+        version.Major == 1 && version.Minor == 1 ? s_via11 : version.Major == 1 && version.Minor == 0 ? s_via10 : $"{version.Major}.{version.Minor} {ViaName}";
+
     public static byte[] ClientResponse(int status, string reason, HttpHeaders endToEnd, Framing body, bool keepAlive)
     {
         var text = new StringBuilder(256);

@@ -23,9 +23,6 @@ internal static class Responder
 
     private static readonly string[] s_notModifiedFields = ["Cache-Control", "Content-Location", "Date", "ETag", "Expires", "Vary", "Last-Modified"];
 
-    /// <summary>Send buffer for a client on this host: small enough that what we copy in is still in the CPU cache when the client copies it out.</summary>
-    private const int SameHostSendBuffer = 128 * 1024;
-
     /// <summary>The most one send hands the kernel from a mapping.</summary>
     private const int MappedWindow = 1 << 30;
 
@@ -96,7 +93,6 @@ internal static class Responder
             return;
         }
 
-        exchange.Client.Socket.SendBufferSize = SameHostSendBuffer;
         var end = plan.Offset + plan.Count;
         for (var offset = plan.Offset; offset < end;)
         {
@@ -112,7 +108,7 @@ internal static class Responder
         Microsoft.Win32.SafeHandles.SafeFileHandle file;
         try
         {
-            file = File.OpenHandle(entry.BodyPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            file = NativeFile.OpenForReading(entry.BodyPath);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
@@ -221,7 +217,7 @@ internal static class Responder
         var headers = stored.Headers.Clone();
         if (!stored.Synthesized)
         {
-            headers.Set("Age", ((long)Freshness.Age(stored, exchange.Server.Clock.GetUtcNow()).TotalSeconds).ToString(CultureInfo.InvariantCulture));
+            headers.Set("Age", AgeSeconds(exchange, stored).ToString(CultureInfo.InvariantCulture));
         }
 
         Messages.AddVia(headers, request.Version);
@@ -283,27 +279,27 @@ internal static class Responder
         var written = 0;
         if (!stored.Synthesized)
         {
-            var age = (long)Freshness.Age(stored, exchange.Server.Clock.GetUtcNow()).TotalSeconds;
-            Utf8.TryWrite(tail, CultureInfo.InvariantCulture, $"Age: {age}\r\n", out written);
+            Utf8.TryWrite(tail, CultureInfo.InvariantCulture, $"Age: {AgeSeconds(exchange, stored)}\r\n", out written);
         }
 
-        var version = exchange.Request.Version;
         var close = exchange.KeepAlive ? string.Empty : "Connection: close\r\n";
-        Utf8.TryWrite(tail[written..], CultureInfo.InvariantCulture, $"Via: {version.Major}.{version.Minor} {Messages.ViaName}\r\nAccept-Ranges: bytes\r\nContent-Length: {length}\r\n{close}\r\n", out var rest);
+        Utf8.TryWrite(tail[written..], CultureInfo.InvariantCulture, $"Via: {Messages.ViaHop(exchange.Request.Version)}\r\nAccept-Ranges: bytes\r\nContent-Length: {length}\r\n{close}\r\n", out var rest);
         var head = new byte[fields.Length + written + rest];
         fields.CopyTo(head, 0);
         tail[..(written + rest)].CopyTo(head.AsSpan(fields.Length));
-        exchange.Status = 200;
-        return exchange.Request.Method == "HEAD" ? new ResponsePlan(head, 0, 0, false) : new ResponsePlan(head, 0, length, false);
+        return Planned(exchange, 200, head, 0, length, chunked: false);
     }
 
-    private static ResponsePlan Head(Exchange exchange, int status, HttpHeaders headers, Framing framing, long offset, long count)
+    private static long AgeSeconds(Exchange exchange, StoredResponse stored) => (long)Freshness.Age(stored, exchange.Server.Clock.GetUtcNow()).TotalSeconds;
+
+    private static ResponsePlan Head(Exchange exchange, int status, HttpHeaders headers, Framing framing, long offset, long count) =>
+        Planned(exchange, status, Messages.ClientResponse(status, Messages.ReasonPhrase(status), headers, framing, exchange.KeepAlive), offset, count, framing.Kind == BodyKind.Chunked);
+
+    /// <summary>Records the status; a HEAD request gets the head alone.</summary>
+    private static ResponsePlan Planned(Exchange exchange, int status, byte[] head, long offset, long count, bool chunked)
     {
         exchange.Status = status;
-        var head = Messages.ClientResponse(status, Messages.ReasonPhrase(status), headers, framing, exchange.KeepAlive);
-        return exchange.Request.Method == "HEAD"
-            ? new ResponsePlan(head, 0, 0, false)
-            : new ResponsePlan(head, offset, count, framing.Kind == BodyKind.Chunked);
+        return exchange.Request.Method == "HEAD" ? new ResponsePlan(head, 0, 0, false) : new ResponsePlan(head, offset, count, chunked);
     }
 
     /// <summary>The client's validators match the stored response (RFC 9110 section 13.1.2 and 13.1.3).</summary>
