@@ -16,7 +16,8 @@ public sealed partial class FiberLoop
     internal ValueTask BeginFdWait(FiberWaiter waiter, Socket socket, Readiness direction, TimeSpan timeout, bool interruptOnStop)
     {
         CheckLoopThread();
-        var fd = (int)socket.SafeHandle.DangerousGetHandle();
+        var handle = socket.SafeHandle;
+        var fd = (int)handle.DangerousGetHandle();
         var state = GetFdState(fd);
         var current = direction == Readiness.Readable ? state.Reader : state.Writer;
         if (current is not null)
@@ -41,6 +42,7 @@ public sealed partial class FiberLoop
         }
 
         waiter.Fd = state;
+        state.Adopt(handle);
         if ((state.Armed & direction) == 0)
         {
             _poller.Arm(state);

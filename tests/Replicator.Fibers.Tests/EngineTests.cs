@@ -6,19 +6,8 @@ using Microsoft.Extensions.Time.Testing;
 namespace Replicator.Fibers.Tests;
 
 /// <summary>The engine's behaviour, written once and run over every poller backend (see the sealed subclasses).</summary>
-public abstract class EngineTests : IDisposable
+public abstract class EngineTests : EngineTestBase
 {
-    private static readonly TimeSpan s_long = TimeSpan.FromMinutes(5);
-    private readonly List<IDisposable> _disposables = [];
-
-    protected abstract PollerKind Poller { get; }
-
-    public void Dispose()
-    {
-        _disposables.Reverse();
-        _disposables.ForEach(d => d.Dispose());
-        GC.SuppressFinalize(this);
-    }
 
     [Fact]
     public async Task ReadableAsync_DataArrives_ResumesTheFiber()
@@ -29,7 +18,7 @@ public abstract class EngineTests : IDisposable
         engine.Spawn("reader", async fiber =>
         {
             var buffer = new byte[16];
-            var n = await fiber.ReceiveAsync(fiberEnd, buffer, s_long);
+            var n = await fiber.ReceiveAsync(fiberEnd, buffer, LongWait);
             received.SetResult(Encoding.ASCII.GetString(buffer, 0, n));
         });
 
@@ -87,7 +76,7 @@ public abstract class EngineTests : IDisposable
             }
 
             filled.SetResult(total);
-            await fiber.WritableAsync(fiberEnd, s_long);
+            await fiber.WritableAsync(fiberEnd, LongWait);
             resumed.SetResult();
         });
 
@@ -164,7 +153,7 @@ public abstract class EngineTests : IDisposable
         {
             engine.Spawn($"waiter {i}", async fiber =>
             {
-                var wait = fiber.WaitAsync(signal, s_long);
+                var wait = fiber.WaitAsync(signal, LongWait);
                 allWaiting.Signal();
                 await wait;
                 if (Interlocked.Increment(ref woken) == 3)
@@ -191,7 +180,7 @@ public abstract class EngineTests : IDisposable
         var woken = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Loops[0].Spawn("waiter", async fiber =>
         {
-            var wait = fiber.WaitAsync(signal, s_long);
+            var wait = fiber.WaitAsync(signal, LongWait);
             waiting.SetResult();
             await wait;
             woken.SetResult(Environment.CurrentManagedThreadId);
@@ -218,7 +207,7 @@ public abstract class EngineTests : IDisposable
         var woken = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Spawn("late waiter", async fiber =>
         {
-            await fiber.WaitAsync(signal, seen, s_long);
+            await fiber.WaitAsync(signal, seen, LongWait);
             woken.SetResult();
         });
 
@@ -235,7 +224,7 @@ public abstract class EngineTests : IDisposable
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var loop = engine.Spawn("waiter", async fiber =>
         {
-            var wait = fiber.WaitUntilAsync(signal, () => ready, s_long);
+            var wait = fiber.WaitUntilAsync(signal, () => ready, LongWait);
             waiting.SetResult();
             await wait;
             done.SetResult();
@@ -434,7 +423,7 @@ public abstract class EngineTests : IDisposable
         {
             try
             {
-                var wait = fiber.ReadableAsync(client, s_long, interruptOnStop: true);
+                var wait = fiber.ReadableAsync(client, LongWait, interruptOnStop: true);
                 accepted.SetResult(fiber.Loop);
                 await wait;
             }
@@ -507,7 +496,7 @@ public abstract class EngineTests : IDisposable
             Exception? idle = null;
             try
             {
-                await fiber.ReadableAsync(fiberEnd, s_long, interruptOnStop: true);
+                await fiber.ReadableAsync(fiberEnd, LongWait, interruptOnStop: true);
             }
             catch (FiberStoppedException e)
             {
@@ -543,7 +532,7 @@ public abstract class EngineTests : IDisposable
         var threads = new TaskCompletionSource<(int Work, int Resumed, Fiber? Current)>(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Spawn("resolver", async fiber =>
         {
-            var workThread = await fiber.RunBlockingAsync(() => Environment.CurrentManagedThreadId, s_long);
+            var workThread = await fiber.RunBlockingAsync(() => Environment.CurrentManagedThreadId, LongWait);
             threads.SetResult((workThread, Environment.CurrentManagedThreadId, Fiber.Current));
         });
 
@@ -589,7 +578,7 @@ public abstract class EngineTests : IDisposable
             using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             try
             {
-                await fiber.ConnectAsync(socket, new IPEndPoint(IPAddress.Loopback, closedPort), s_long);
+                await fiber.ConnectAsync(socket, new IPEndPoint(IPAddress.Loopback, closedPort), LongWait);
                 outcome.SetResult(SocketError.Success);
             }
             catch (SocketException e)
@@ -627,24 +616,6 @@ public abstract class EngineTests : IDisposable
         Assert.IsType<InvalidOperationException>(await outcome.Task.Within());
     }
 
-    protected static async ValueTask EchoAsync(Fiber fiber, Socket client)
-    {
-        var buffer = new byte[4096];
-        while (true)
-        {
-            var n = await fiber.ReceiveAsync(client, buffer, s_long, interruptOnStop: true);
-            if (n == 0)
-            {
-                return;
-            }
-
-            await fiber.SendAsync(client, buffer.AsMemory(0, n), s_long);
-        }
-    }
-
-    /// <summary>Returns once the loop has run everything queued before this call (a fiber that ran has reached its wait).</summary>
-    protected static Task Barrier(FiberLoop loop) => loop.InvokeAsync(() => 0).Within();
-
     private static async Task<string> EchoThroughAsync(IPEndPoint endpoint, string text)
     {
         using var client = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
@@ -660,34 +631,6 @@ public abstract class EngineTests : IDisposable
         }
 
         return Encoding.ASCII.GetString(reply.ToArray());
-    }
-
-    private (Socket FiberEnd, Socket TestEnd) Pair()
-    {
-        var pair = TestSockets.Pair();
-        _disposables.Add(pair.FiberEnd);
-        _disposables.Add(pair.TestEnd);
-        return pair;
-    }
-
-    private FiberEngine StartEngine(TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort, Serilog.ILogger? logger = null)
-    {
-        var engine = new FiberEngine(new FiberEngineOptions
-        {
-            LoopCount = loops,
-            Poller = Poller,
-            Distribution = distribution,
-            TimeProvider = clock ?? TimeProvider.System,
-            Logger = logger ?? Serilog.Core.Logger.None,
-        });
-        _disposables.Add(engine);
-        engine.Start();
-        return engine;
-    }
-
-    private sealed class Disposal(Action action) : IDisposable
-    {
-        public void Dispose() => action();
     }
 }
 

@@ -1,9 +1,14 @@
+using System.Runtime.InteropServices;
+
 namespace Replicator.Fibers.Polling;
 
 /// <summary>
 /// One file descriptor as its loop sees it: who waits to read, who waits to write, and what the poller is armed for.
 /// Arming is one-shot (EPOLLONESHOT, or the poll backend's emulation of it): after an event the descriptor is
 /// disarmed until a fiber waits on it again, so a ready socket nobody waits on never spins the loop.
+/// The table is indexed by number, and the kernel gives a closed socket's number to the next one at once: a state
+/// belongs to one socket (<see cref="Owner"/>), and a wait on another socket with that number starts it afresh
+/// (a wait that ended by its deadline leaves the state armed, and the newcomer must not inherit that).
 /// </summary>
 internal sealed class FdState
 {
@@ -13,6 +18,9 @@ internal sealed class FdState
     }
 
     public int Fd { get; }
+
+    /// <summary>The socket's handle this state describes; another handle with the same number is a new socket.</summary>
+    public SafeHandle? Owner { get; private set; }
 
     public FiberWaiter? Reader { get; set; }
 
@@ -26,6 +34,19 @@ internal sealed class FdState
 
     /// <summary>Slot in the poll backend's armed list, or -1.</summary>
     public int PollIndex { get; set; } = -1;
+
+    /// <summary>Makes this state describe <paramref name="owner"/>: a new socket is neither armed nor registered.</summary>
+    public void Adopt(SafeHandle owner)
+    {
+        if (ReferenceEquals(Owner, owner))
+        {
+            return;
+        }
+
+        Owner = owner;
+        Armed = Readiness.None;
+        Registered = false;
+    }
 
     public Readiness Wanted => (Reader is null ? Readiness.None : Readiness.Readable) | (Writer is null ? Readiness.None : Readiness.Writable);
 }

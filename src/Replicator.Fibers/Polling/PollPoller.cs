@@ -32,6 +32,20 @@ internal sealed unsafe class PollPoller : Poller
 
     public override bool Wait(int timeoutMs, List<(FdState State, Readiness Events)> ready)
     {
+        // A wait that ended by its deadline or an interruption leaves its descriptor here. Polling it anyway would
+        // be worse than a spurious wake: a blocked poll(2) holds a reference to every file it polls, so a socket
+        // closed meanwhile (or a newer socket that took its number, perhaps another loop's) would stay open, its
+        // peer never seeing the end, until this poll returns. Only descriptors someone waits on are polled.
+        for (var i = _armed.Count - 1; i >= 0; i--)
+        {
+            var state = _armed[i];
+            state.Armed = state.Wanted;
+            if (state.Armed == Readiness.None)
+            {
+                Disarm(state);
+            }
+        }
+
         var count = _armed.Count + 1;
         if (_fds.Length < count)
         {
