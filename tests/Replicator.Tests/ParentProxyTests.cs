@@ -35,10 +35,10 @@ public sealed class ParentProxyTests
         var through = ParentProxy.Parse($"user:pass@127.0.0.1:{((IPEndPoint)fakeParent.LocalEndPoint!).Port}");
         await using var child = await ProxyFixture.StartAsync(s => s with { External = through });
 
-        Assert.Equal("ok", await child.Client.GetStringAsync("http://127.0.0.1:9/behind"));
+        Assert.Equal("ok", await child.Client.GetStringAsync("http://127.0.0.1:8009/behind"));
 
         var head = await seen;
-        Assert.StartsWith("GET http://127.0.0.1:9/behind HTTP/1.1\r\n", head, StringComparison.Ordinal);
+        Assert.StartsWith("GET http://127.0.0.1:8009/behind HTTP/1.1\r\n", head, StringComparison.Ordinal);
         Assert.Contains("\r\nProxy-Authorization: Basic dXNlcjpwYXNz\r\n", head, StringComparison.Ordinal);
     }
 

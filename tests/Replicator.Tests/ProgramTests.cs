@@ -42,7 +42,8 @@ public sealed class ProgramTests : IDisposable
         using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(replicator.Endpoint);
 
-        await client.SendAsync("GET http://127.0.0.1:9/ HTTP/1.1\r\nHost: 127.0.0.1:9\r\nConnection: close\r\n\r\n"u8.ToArray());
+        var closed = TestPorts.Closed();
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{closed}/ HTTP/1.1\r\nHost: 127.0.0.1:{closed}\r\nConnection: close\r\n\r\n"));
         var reply = new MemoryStream();
         var buffer = new byte[1024];
         int n;
@@ -145,6 +146,16 @@ public sealed class ProgramTests : IDisposable
     [InlineData("--limit", "-5", "--limit")]
     [InlineData("--external", "no-port", "--external")]
     [InlineData("--alias", "../escape:h/x", "--alias")]
+    [InlineData("--port", "abc", "--port: 'abc' is not a TCP port (0-65535)")]
+    [InlineData("--bind", "1.2.3", "--bind: '1.2.3' is not an IPv4 address")]
+    [InlineData("--finish-below", "-1", "--finish-below: '-1' is not a number of bytes")]
+    [InlineData("--timeout", "x", "--timeout")]
+    [InlineData("--connect-port", "0", "--connect-port")]
+    [InlineData("--allow-to", "127.0.0.1/40", "--allow-to")]
+    [InlineData("--allow-port", "1-99999", "--allow-port")]
+    [InlineData("--head-timeout", "0", "--head-timeout")]
+    [InlineData("--max-client-connections", "-1", "--max-client-connections")]
+    [InlineData("--config", "/nonexistent/replicator.conf", "--config")]
     public async Task BadOption_IsOneLineNamingItAndExitCodeTwo(string option, string value, string named)
     {
         var (exitCode, _, stderr) = await ReplicatorProcess.RunToEndAsync(option, value);
@@ -153,6 +164,82 @@ public sealed class ProgramTests : IDisposable
         var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("replicator: ", line, StringComparison.Ordinal);
         Assert.Contains(named, line, StringComparison.Ordinal);
+        Assert.DoesNotContain("System.", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task UncreatableRoot_IsOnePlainLine()
+    {
+        var (exitCode, _, stderr) = await ReplicatorProcess.RunToEndAsync("--port", "0", "--root", "/proc/x");
+
+        Assert.Equal(1, exitCode);
+        var line = Assert.Single(stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        Assert.StartsWith("replicator: cannot create the cache root /proc/x: ", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConnectPort_KeepsPort443()
+    {
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root, "--connect-port", "8443");
+
+        var reply = await RequestAsync(replicator, "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n");
+
+        Assert.DoesNotContain("is not allowed", reply, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ByDefault_LoopbackOriginsAreRefused_AndAllowToOpensThem()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/internal"] = new OriginFile("secret"u8.ToArray());
+        using (var strict = await ReplicatorProcess.StartBareAsync("--port", "0", "--root", _root))
+        {
+            var refused = await RequestAsync(strict, $"GET {origin.Url("/internal")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 403 ", refused, StringComparison.Ordinal);
+            Assert.Contains("internal address", refused, StringComparison.Ordinal);
+            Assert.DoesNotContain("secret", refused, StringComparison.Ordinal);
+
+            var tunnel = await RequestAsync(strict, $"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n");
+            Assert.StartsWith("HTTP/1.1 403 ", tunnel, StringComparison.Ordinal);
+        }
+
+        using var open = await ReplicatorProcess.StartBareAsync("--port", "0", "--root", _root, "--allow-to", "127.0.0.0/8");
+        var served = await RequestAsync(open, $"GET {origin.Url("/internal")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", served, StringComparison.Ordinal);
+        Assert.EndsWith("secret", served, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ConfigFile_ConfiguresTheRunningProgram()
+    {
+        Directory.CreateDirectory(_root);
+        var config = Path.Combine(_root, "replicator.conf");
+        File.WriteAllText(config, $"# test\nport = 0\nroot = {Path.Combine(_root, "from-config")}\nallow-to = 127.0.0.0/8\n");
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/c"] = new OriginFile("configured"u8.ToArray());
+        using var replicator = await ReplicatorProcess.StartBareAsync("--config", config);
+
+        var reply = await RequestAsync(replicator, $"GET {origin.Url("/c")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.EndsWith("configured", reply, StringComparison.Ordinal);
+        Assert.Contains(replicator.Output, line => line.Contains("cache in " + Path.Combine(_root, "from-config"), StringComparison.Ordinal));
+    }
+
+    /// <summary>Sends raw bytes on a new connection and reads until the proxy closes it.</summary>
+    private static async Task<string> RequestAsync(ReplicatorProcess replicator, string request)
+    {
+        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await client.ConnectAsync(replicator.Endpoint);
+        await client.SendAsync(Encoding.ASCII.GetBytes(request));
+        var reply = new MemoryStream();
+        var buffer = new byte[4096];
+        int n;
+        while ((n = await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20))) > 0)
+        {
+            reply.Write(buffer, 0, n);
+        }
+
+        return Encoding.ASCII.GetString(reply.ToArray());
     }
 
     [Fact]

@@ -27,6 +27,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
         Client = NewClient();
     }
 
+    /// <summary>The upstream rules of every test: the defaults, with loopback opened for the test's own origins.</summary>
+    public static UpstreamAccess LoopbackOrigins { get; } = new([AddressRange.Loopback4, AddressRange.Loopback6], []);
+
     public TestOrigin Origin { get; }
 
     public ProxyServer Server { get; }
@@ -47,7 +50,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
         var origin = await TestOrigin.StartAsync();
         configureAfterOrigin?.Invoke(origin);
         var root = Path.Combine(Path.GetTempPath(), "replicator-test-" + Guid.NewGuid().ToString("N"), "cache");
-        var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root };
+        // The origin is on loopback, which the proxy refuses to reach by default (as with --allow-to 127.0.0.0/8).
+        var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root, Upstream = LoopbackOrigins };
         settings = configure?.Invoke(settings) ?? settings;
         clock ??= TimeProvider.System;
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock, Distribution = distribution });

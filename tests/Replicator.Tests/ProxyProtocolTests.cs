@@ -140,12 +140,23 @@ public sealed class ProxyProtocolTests
     {
         await using var proxy = await ProxyFixture.StartAsync(s => s with { Timeout = TimeSpan.FromSeconds(5) });
 
-        var reply = await proxy.RawAsync(request.Replace("http://a/", $"http://127.0.0.1:1/", StringComparison.Ordinal));
+        var reply = await proxy.RawAsync(request.Replace("http://a/", $"http://127.0.0.1:{TestPorts.Closed()}/", StringComparison.Ordinal));
 
         Assert.StartsWith($"HTTP/1.1 {status} ", reply, StringComparison.Ordinal);
         var body = reply[(reply.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
         Assert.Single(body.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task MalformedChunkedRequestBody_Is400_NotBlamedOnTheOrigin()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Timeout = TimeSpan.FromSeconds(5) });
+
+        var reply = await proxy.RawAsync($"POST {proxy.Origin.Url("/upload")} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbad\r\n0\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 400 ", reply, StringComparison.Ordinal);
+        Assert.Contains("request body", reply, StringComparison.Ordinal);
     }
 
     [Fact]

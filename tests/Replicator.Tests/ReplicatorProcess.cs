@@ -34,7 +34,11 @@ internal sealed partial class ReplicatorProcess : IDisposable
 
     public Process Process => _process;
 
-    public static async Task<ReplicatorProcess> StartAsync(params string[] args)
+    /// <summary>Starts the program with <c>--allow-to 127.0.0.0/8</c> (the tests' origins are on loopback) and the arguments.</summary>
+    public static Task<ReplicatorProcess> StartAsync(params string[] args) => StartBareAsync(["--allow-to", "127.0.0.0/8", .. args]);
+
+    /// <summary>Starts the program with exactly these arguments.</summary>
+    public static async Task<ReplicatorProcess> StartBareAsync(params string[] args)
     {
         var process = Launch(args);
         var running = new ReplicatorProcess(process);

@@ -62,6 +62,14 @@ internal static class ProxyHost
         try
         {
             Directory.CreateDirectory(settings.Root);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return StartupFailure($"cannot create the cache root {settings.Root}: {e.Message}");
+        }
+
+        try
+        {
             if (settings.PidFile is { } pidFile)
             {
                 File.WriteAllText(pidFile, Environment.ProcessId + "\n");
@@ -69,7 +77,7 @@ internal static class ProxyHost
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return StartupFailure($"cannot create {settings.Root} or {settings.PidFile}: {e.Message}");
+            return StartupFailure($"cannot write the pid file {settings.PidFile}: {e.Message}");
         }
 
         using var engine = new FiberEngine(new FiberEngineOptions

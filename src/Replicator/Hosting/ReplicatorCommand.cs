@@ -1,11 +1,14 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Globalization;
 using System.Net;
 
 namespace Replicator.Hosting;
 
 /// <summary>
-/// The command line: System.CommandLine parses, this class turns the result into <see cref="Settings"/>. A bad value
-/// is one line on stderr naming the option, and exit code 2.
+/// The command line: every option is declared here once, with its default and its validator (a bad value is one
+/// line naming the option and what it expects, exit code 2), and the parse result becomes <see cref="Settings"/>.
+/// Options may also come from a file (--config, see <see cref="ConfigFile"/>); the command line overrides it.
 /// </summary>
 internal static class ReplicatorCommand
 {
@@ -13,26 +16,8 @@ internal static class ReplicatorCommand
 
     public static int Run(string[] args, Func<Settings, int> run)
     {
-        var port = new Option<int>("--port", "-p") { Description = "TCP port to listen on (0: any free port)", DefaultValueFactory = _ => 8080 };
-        var bind = new Option<string[]>("--bind", "-b") { Description = "address to listen on, IPv4 or IPv6 (repeatable)", DefaultValueFactory = _ => ["127.0.0.1"] };
-        var root = new Option<string>("--root", "-r") { Description = "cache root directory (created if missing)", DefaultValueFactory = _ => "cache" };
-        var timeout = new Option<int>("--timeout", "-t") { Description = "inactivity timeout of each socket wait, in seconds", DefaultValueFactory = _ => 15 };
-        var threads = new Option<int>("--threads") { Description = "engine loops (threads); default two per core", DefaultValueFactory = _ => Settings.DefaultThreads };
-        var verbose = new Option<int>("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
-        var debug = new Option<bool>("--debug") { Description = "write each fiber's lines at once, prefixed with its id, instead of one block per connection" };
-        var staticMode = new Option<bool>("--static") { Description = "serve a complete cached file without asking the origin" };
-        var offline = new Option<bool>("--offline") { Description = "never connect upstream: serve what is cached, 504 for anything else" };
-        var connectPorts = new Option<int[]>("--connect-port") { Description = "a port CONNECT tunnels may reach (repeatable)", DefaultValueFactory = _ => [443] };
-        var finishBelow = new Option<long>("--finish-below") { Description = "bytes: a download whose last client left still finishes when it is this small (or over half done)", DefaultValueFactory = _ => 16 * 1024 * 1024 };
-        var allowedClients = new Option<string[]>("--ip") { Description = "clients allowed to use the proxy, as CIDR (192.168.0.0/16, ::1/128) or wildcard (192.168.*.*) (repeatable; default: loopback only)" };
-        var logFile = new Option<string?>("--log") { Description = "append the log to FILE instead of standard output; SIGHUP reopens it (logrotate)" };
-        var pidFile = new Option<string?>("--pid") { Description = "write the process id to FILE (removed at exit)" };
-        var limit = new Option<double>("--limit") { Description = "cap each upstream transfer at KBPS KiB/s (0: no limit)" };
-        var external = new Option<string?>("--external", "-e") { Description = "parent proxy [user:pass@]host:port: every upstream request (and CONNECT) goes through it" };
-        var aliases = new Option<string[]>("--alias", "-a") { Description = "PATH:PREFIX1[:PREFIX2...]: keep the files below these host[:port]/path prefixes in ROOT/PATH (repeatable)" };
-        var flat = new Option<bool>("--flat") { Description = "keep every file in ROOT by its last name; a different file of the same name is never overwritten" };
-
-        var command = new RootCommand("Replicator: a caching HTTP mirror proxy") { port, bind, root, timeout, threads, verbose, debug, staticMode, offline, connectPorts, finishBelow, allowedClients, logFile, pidFile, limit, external, aliases, flat };
+        var options = new CommandOptions();
+        var command = options.Command;
         var parsed = command.Parse(args);
         if (parsed.Action is not null && parsed.Errors.Count == 0)
         {
@@ -45,103 +30,26 @@ internal static class ReplicatorCommand
             return Fail(parsed.Errors[0].Message);
         }
 
-        var portValue = parsed.GetValue(port);
-        if (portValue is < 0 or > 65535)
-        {
-            return Fail($"--port: {portValue} is not a TCP port (0-65535)");
-        }
-
-        var endpoints = new List<IPEndPoint>();
-        foreach (var address in parsed.GetValue(bind)!)
-        {
-            if (!IPAddress.TryParse(address.Trim('[', ']'), out var ip))
-            {
-                return Fail($"--bind: '{address}' is not an IPv4 or IPv6 address");
-            }
-
-            endpoints.Add(new IPEndPoint(ip, portValue));
-        }
-
-        var timeoutValue = parsed.GetValue(timeout);
-        if (timeoutValue <= 0)
-        {
-            return Fail($"--timeout: {timeoutValue} must be a positive number of seconds");
-        }
-
-        var threadsValue = parsed.GetValue(threads);
-        if (threadsValue is < 1 or > 1024)
-        {
-            return Fail($"--threads: {threadsValue} must be between 1 and 1024");
-        }
-
-        var connectPortValues = parsed.GetValue(connectPorts)!;
-        foreach (var connectPort in connectPortValues)
-        {
-            if (connectPort is < 1 or > 65535)
-            {
-                return Fail($"--connect-port: {connectPort} is not a TCP port (1-65535)");
-            }
-        }
-
-        var limitValue = parsed.GetValue(limit);
-        if (limitValue < 0 || double.IsNaN(limitValue) || double.IsInfinity(limitValue))
-        {
-            return Fail($"--limit: {limitValue} must be a positive number of KiB/s (0: no limit)");
-        }
-
-        Proxy.ParentProxy? parent = null;
-        try
-        {
-            parent = parsed.GetValue(external) is { } value ? Proxy.ParentProxy.Parse(value) : null;
-        }
-        catch (FormatException e)
-        {
-            return Fail($"--external: {e.Message}");
-        }
-
-        var parsedAliases = new List<(string, string[])>();
-        foreach (var alias in parsed.GetValue(aliases) ?? [])
+        string[] fromFile = [];
+        if (parsed.GetValue(options.Config) is { } configPath)
         {
             try
             {
-                parsedAliases.Add(Cache.PathMapping.ParseAlias(alias));
+                fromFile = ConfigFile.Read(configPath, command, name => parsed.GetResult(options.ByName(name)!) is { Implicit: false });
             }
             catch (FormatException e)
             {
-                return Fail($"--alias: {e.Message}");
+                return Fail(e.Message);
+            }
+
+            parsed = command.Parse([.. fromFile, .. args]);
+            if (parsed.Errors.Count > 0)
+            {
+                return Fail(parsed.Errors[0].Message);
             }
         }
 
-        Proxy.ClientAccess access;
-        try
-        {
-            access = Proxy.ClientAccess.Parse(parsed.GetValue(allowedClients) ?? []);
-        }
-        catch (FormatException e)
-        {
-            return Fail($"--ip: {e.Message}");
-        }
-
-        return run(new Settings
-        {
-            Endpoints = endpoints,
-            Root = Path.GetFullPath(parsed.GetValue(root)!),
-            Timeout = TimeSpan.FromSeconds(timeoutValue),
-            Threads = threadsValue,
-            // Repeatable and bundled (-v, -vv, -v -v, --verbose): counted from the arguments themselves.
-            Verbosity = args.Sum(arg => arg == "--verbose" ? 1 : arg.Length > 1 && arg[0] == '-' && arg[1..].All(c => c == 'v') ? arg.Length - 1 : 0),
-            Debug = parsed.GetValue(debug),
-            Static = parsed.GetValue(staticMode) || parsed.GetValue(offline),
-            Offline = parsed.GetValue(offline),
-            ConnectPorts = connectPortValues.ToHashSet(),
-            FinishBelow = Math.Max(0, parsed.GetValue(finishBelow)),
-            Access = access,
-            Limit = (long)(limitValue * 1024),
-            External = parent,
-            Mapping = new Cache.PathMapping(parsedAliases, parsed.GetValue(flat)),
-            LogFile = parsed.GetValue(logFile) is { } log ? Path.GetFullPath(log) : null,
-            PidFile = parsed.GetValue(pidFile) is { } pid ? Path.GetFullPath(pid) : null,
-        });
+        return run(options.ToSettings(parsed, [.. fromFile, .. args]));
     }
 
     private static int Fail(string message)
@@ -150,3 +58,191 @@ internal static class ReplicatorCommand
         return UsageError;
     }
 }
+
+/// <summary>The options, each with its description, default and validator.</summary>
+internal sealed class CommandOptions
+{
+    public CommandOptions()
+    {
+        Command = new RootCommand("Replicator: a caching HTTP mirror proxy")
+        {
+            Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
+            ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
+            External, Aliases, Flat, Config,
+        };
+    }
+
+    public RootCommand Command { get; }
+
+    public Option<int> Port { get; } = Integer("--port", "-p", "TCP port to listen on (0: any free port)", 8080, 0, 65535, "a TCP port (0-65535)");
+
+    public Option<IPAddress[]> Bind { get; } = Addresses("--bind", "-b", "address to listen on, IPv4 or IPv6 (repeatable)", IPAddress.Loopback);
+
+    public Option<string> Root { get; } = new("--root", "-r") { Description = "cache root directory (created if missing)", DefaultValueFactory = _ => "cache" };
+
+    public Option<int> Timeout { get; } = Integer("--timeout", "-t", "inactivity timeout of each socket wait, in seconds", 15, 1, 86400, "a number of seconds (1-86400)");
+
+    public Option<int> HeadTimeout { get; } = Integer("--head-timeout", null, "seconds a client has to send a whole request head", 30, 1, 86400, "a number of seconds (1-86400)");
+
+    public Option<int> UpstreamHeadTimeout { get; } = Integer("--upstream-head-timeout", null, "seconds an origin has to send a whole response head", 60, 1, 86400, "a number of seconds (1-86400)");
+
+    public Option<int> Threads { get; } = Integer("--threads", null, "engine loops (threads); default two per core", Settings.DefaultThreads, 1, 1024, "a number of loops (1-1024)");
+
+    public Option<int> Verbose { get; } = new("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
+
+    public Option<bool> Debug { get; } = new("--debug") { Description = "write each fiber's lines at once, prefixed with its id, instead of one block per connection" };
+
+    public Option<bool> Static { get; } = new("--static") { Description = "serve a complete cached file without asking the origin" };
+
+    public Option<bool> Offline { get; } = new("--offline") { Description = "never connect upstream: serve what is cached, 504 for anything else" };
+
+    public Option<int[]> ConnectPorts { get; } = Integers("--connect-port", "a port CONNECT tunnels may reach besides 443 (repeatable)", 1, 65535, "a TCP port (1-65535)");
+
+    public Option<long> FinishBelow { get; } = Long("--finish-below", "bytes: a download whose last client left still finishes when it is this small (or over half done)", 16 * 1024 * 1024);
+
+    public Option<Proxy.ClientAccess> AllowedClients { get; } = Parsed("--ip", "clients allowed to use the proxy, as CIDR (192.168.0.0/16, ::1/128) or wildcard (192.168.*.*) (repeatable; default: loopback only)", Proxy.ClientAccess.Parse);
+
+    public Option<int> MaxClientConnections { get; } = Integer("--max-client-connections", null, "open connections one client address may hold (0: no cap)", 256, 0, 1_000_000, "a number of connections (0: no cap)");
+
+    public Option<Proxy.AddressRange[]> AllowTo { get; } = Parsed("--allow-to", "an internal address range the proxy may connect to (loopback, link-local and its own addresses are refused otherwise) (repeatable)", specs => specs.Select(Proxy.AddressRange.Parse).ToArray());
+
+    public Option<(int Low, int High)[]> AllowPort { get; } = Parsed("--allow-port", "PORT or LOW-HIGH: a port requests may reach besides squid's safe ports (repeatable)", specs => specs.Select(Proxy.UpstreamAccess.ParsePortRange).ToArray());
+
+    public Option<string?> LogFile { get; } = new("--log") { Description = "append the log to FILE instead of standard output; SIGHUP reopens it (logrotate)" };
+
+    public Option<string?> PidFile { get; } = new("--pid") { Description = "write the process id to FILE (removed at exit)" };
+
+    public Option<double> Limit { get; } = new("--limit")
+    {
+        Description = "cap each upstream transfer at KBPS KiB/s (0: no limit)",
+        CustomParser = result => Validate(result, Last(result), "a number of KiB/s (0: no limit)", (string text, out double value) => double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out value) && value >= 0 && double.IsFinite(value)),
+    };
+
+    public Option<Proxy.ParentProxy?> External { get; } = new("--external", "-e")
+    {
+        Description = "parent proxy [user:pass@]host:port: every upstream request (and CONNECT) goes through it",
+        CustomParser = result => Validate(result, Last(result), "[user:pass@]host:port", (string text, out Proxy.ParentProxy? value) =>
+        {
+            value = Proxy.ParentProxy.Parse(text);
+            return true;
+        }),
+    };
+
+    public Option<(string, string[])[]> Aliases { get; } = Parsed("--alias", "PATH:PREFIX1[:PREFIX2...]: keep the files below these host[:port]/path prefixes in ROOT/PATH (repeatable)", specs => specs.Select(Cache.PathMapping.ParseAlias).ToArray(), "-a");
+
+    public Option<bool> Flat { get; } = new("--flat") { Description = "keep every file in ROOT by its last name; a different file of the same name is never overwritten" };
+
+    public Option<string?> Config { get; } = new("--config") { Description = "read options from FILE: 'name = value' lines with the long options' names; the command line overrides it" };
+
+    /// <summary>The option with this long name (without the dashes), or null.</summary>
+    public Option? ByName(string name) => Command.Options.FirstOrDefault(option => option.Name == "--" + name);
+
+    public Settings ToSettings(ParseResult parsed, string[] args)
+    {
+        var port = parsed.GetValue(Port);
+        var connectPorts = new HashSet<int> { 443 };
+        connectPorts.UnionWith(parsed.GetValue(ConnectPorts) ?? []);
+        return new Settings
+        {
+            Endpoints = [.. parsed.GetValue(Bind)!.Select(address => new IPEndPoint(address, port))],
+            Root = Path.GetFullPath(parsed.GetValue(Root)!),
+            Timeout = TimeSpan.FromSeconds(parsed.GetValue(Timeout)),
+            RequestHeadTimeout = TimeSpan.FromSeconds(parsed.GetValue(HeadTimeout)),
+            ResponseHeadTimeout = TimeSpan.FromSeconds(parsed.GetValue(UpstreamHeadTimeout)),
+            Threads = parsed.GetValue(Threads),
+            // Repeatable and bundled (-v, -vv, -v -v, --verbose): counted from the arguments themselves.
+            Verbosity = args.Sum(arg => arg == "--verbose" ? 1 : arg.Length > 1 && arg[0] == '-' && arg[1..].All(c => c == 'v') ? arg.Length - 1 : 0),
+            Debug = parsed.GetValue(Debug),
+            Static = parsed.GetValue(Static) || parsed.GetValue(Offline),
+            Offline = parsed.GetValue(Offline),
+            ConnectPorts = connectPorts,
+            FinishBelow = parsed.GetValue(FinishBelow),
+            Access = parsed.GetValue(AllowedClients) ?? Proxy.ClientAccess.LoopbackOnly,
+            MaxClientConnections = parsed.GetValue(MaxClientConnections),
+            Upstream = new Proxy.UpstreamAccess(parsed.GetValue(AllowTo) ?? [], parsed.GetValue(AllowPort) ?? []),
+            Limit = (long)(parsed.GetValue(Limit) * 1024),
+            External = parsed.GetValue(External),
+            Mapping = new Cache.PathMapping([.. parsed.GetValue(Aliases) ?? []], parsed.GetValue(Flat)),
+            LogFile = parsed.GetValue(LogFile) is { } log ? Path.GetFullPath(log) : null,
+            PidFile = parsed.GetValue(PidFile) is { } pid ? Path.GetFullPath(pid) : null,
+        };
+    }
+
+    private static Option<int> Integer(string name, string? alias, string description, int defaultValue, int min, int max, string expected)
+    {
+        var option = alias is null ? new Option<int>(name) : new Option<int>(name, alias);
+        option.Description = description;
+        option.DefaultValueFactory = _ => defaultValue;
+        option.CustomParser = result => Validate(result, Last(result), expected, (string text, out int value) => int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value) && value >= min && value <= max);
+        return option;
+    }
+
+    private static Option<long> Long(string name, string description, long defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => Validate(result, Last(result), "a number of bytes (0 or more)", (string text, out long value) => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value) && value >= 0),
+    };
+
+    private static Option<int[]> Integers(string name, string description, int min, int max, string expected) => new(name)
+    {
+        Description = description,
+        CustomParser = result => [.. result.Tokens.Select(token => Validate(result, token.Value, expected, (string text, out int value) => int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value) && value >= min && value <= max))],
+    };
+
+    private static Option<IPAddress[]> Addresses(string name, string alias, string description, IPAddress defaultValue) => new(name, alias)
+    {
+        Description = description,
+        DefaultValueFactory = _ => [defaultValue],
+        CustomParser = result => [.. result.Tokens.Select(token => Validate<IPAddress>(result, token.Value, "an IPv4 address (a dotted quad) or an IPv6 address", Proxy.AddressRange.TryParseAddress))],
+    };
+
+    /// <summary>A repeatable option whose values are parsed together by <paramref name="parse"/> (which throws <see cref="FormatException"/>).</summary>
+    private static Option<T> Parsed<T>(string name, string description, Func<string[], T> parse, string? alias = null)
+    {
+        var option = alias is null ? new Option<T>(name) : new Option<T>(name, alias);
+        option.Description = description;
+        option.AllowMultipleArgumentsPerToken = false;
+        option.Arity = ArgumentArity.OneOrMore;
+        option.CustomParser = result =>
+        {
+            try
+            {
+                return parse([.. result.Tokens.Select(token => token.Value)]);
+            }
+            catch (FormatException e)
+            {
+                result.AddError($"{name}: {e.Message}");
+                return default!;
+            }
+        };
+        return option;
+    }
+
+    private static string Last(ArgumentResult result) => result.Tokens.Count == 0 ? string.Empty : result.Tokens[^1].Value;
+
+    /// <summary>Parses one value; a value the parser refuses (false, or a <see cref="FormatException"/>) is the option's error.</summary>
+    private static T Validate<T>(ArgumentResult result, string text, string expected, TextParser<T> parse)
+    {
+        try
+        {
+            if (parse(text, out var value))
+            {
+                return value;
+            }
+        }
+        catch (FormatException e)
+        {
+            result.AddError($"{OptionName(result)}: {e.Message}");
+            return default!;
+        }
+
+        result.AddError($"{OptionName(result)}: '{text}' is not {expected}");
+        return default!;
+    }
+
+    private static string OptionName(ArgumentResult result) => (result.Parent as OptionResult)?.Option.Name ?? "option";
+}
+
+/// <summary>A parser of one option value: false when the text is not a valid value.</summary>
+internal delegate bool TextParser<T>(string text, out T value);

@@ -11,6 +11,15 @@ internal sealed record Settings
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How long a client may take to send a whole request head (slow heads are cut off: 408).</summary>
+    public TimeSpan RequestHeadTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an origin may take to send a whole response head (504 after that).</summary>
+    public TimeSpan ResponseHeadTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Open connections one client address may hold (--max-client-connections); 0: no cap.</summary>
+    public int MaxClientConnections { get; init; } = 256;
+
     public int Threads { get; init; } = DefaultThreads;
 
     /// <summary>
@@ -50,6 +59,9 @@ internal sealed record Settings
 
     /// <summary>Clients allowed to use the proxy (--ip); loopback only by default.</summary>
     public Proxy.ClientAccess Access { get; init; } = Proxy.ClientAccess.LoopbackOnly;
+
+    /// <summary>Where the proxy may connect on a client's behalf (--allow-to, --allow-port).</summary>
+    public Proxy.UpstreamAccess Upstream { get; init; } = Proxy.UpstreamAccess.Default;
 
     /// <summary>Ports a CONNECT tunnel may reach.</summary>
     public IReadOnlySet<int> ConnectPorts { get; init; } = new HashSet<int> { 443 };

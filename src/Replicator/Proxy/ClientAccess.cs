@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
@@ -52,34 +51,7 @@ internal sealed class ClientAccess
             return address => address.AddressFamily == AddressFamily.InterNetwork && pattern.IsMatch(address.ToString());
         }
 
-        var slash = spec.IndexOf('/', StringComparison.Ordinal);
-        if (!IPAddress.TryParse(slash < 0 ? spec : spec[..slash], out var network))
-        {
-            throw new FormatException($"'{spec}' is not an address, a CIDR range or a wildcard pattern");
-        }
-
-        var bits = network.AddressFamily == AddressFamily.InterNetwork ? 32 : 128;
-        var prefix = bits;
-        if (slash >= 0 && (!int.TryParse(spec[(slash + 1)..], NumberStyles.None, CultureInfo.InvariantCulture, out prefix) || prefix > bits))
-        {
-            throw new FormatException($"'{spec}' has a prefix length outside 0-{bits}");
-        }
-
-        var networkBytes = network.GetAddressBytes();
-        return address => address.AddressFamily == network.AddressFamily && SamePrefix(address.GetAddressBytes(), networkBytes, prefix);
-    }
-
-    private static bool SamePrefix(byte[] address, byte[] network, int prefix)
-    {
-        for (var i = 0; i < address.Length && prefix > 0; i++, prefix -= 8)
-        {
-            var mask = prefix >= 8 ? 0xFF : (byte)(0xFF << (8 - prefix));
-            if ((address[i] & mask) != (network[i] & mask))
-            {
-                return false;
-            }
-        }
-
-        return true;
+        var range = AddressRange.Parse(spec);
+        return range.Contains;
     }
 }

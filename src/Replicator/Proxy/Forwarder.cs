@@ -39,13 +39,19 @@ internal static class Forwarder
         var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody, parent);
         Messages.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);
         var pool = UpstreamPool.Current;
+        if (!exchange.Server.Settings.Upstream.AllowsPort(url.Port))
+        {
+            throw new ProxyException(403, UpstreamAccess.RefusedPort(url.Port));
+        }
+
         var (host, port) = parent is null ? (url.Host, url.Port) : (parent.Host, parent.Port);
+        var access = parent is null ? exchange.Server.Settings.Upstream : null;
         for (var attempt = 0; ; attempt++)
         {
             UpstreamConnection? upstream = null;
             try
             {
-                upstream = await pool.GetAsync(exchange.Fiber, host, port, exchange.Timeout);
+                upstream = await pool.GetAsync(exchange.Fiber, host, port, exchange.Timeout, access);
                 await upstream.Connection.SendAsync(exchange.Fiber, head, exchange.Timeout);
                 if (requestBody.Kind != BodyKind.None)
                 {
@@ -191,8 +197,16 @@ internal static class Forwarder
     {
         var reader = new BodyReader(exchange.Client, framing, 400);
         var chunked = framing.Kind == BodyKind.Chunked;
-        while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendUpstreamAsync(state.Exchange, state.Upstream, piece, state.Chunked), (Exchange: exchange, Upstream: upstream, Chunked: chunked)))
+        try
         {
+            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendUpstreamAsync(state.Exchange, state.Upstream, piece, state.Chunked), (Exchange: exchange, Upstream: upstream, Chunked: chunked)))
+            {
+            }
+        }
+        catch (HttpParseException e)
+        {
+            // The client's own body is malformed: its fault (400), not the origin's.
+            throw new ProxyException(400, $"malformed request body: {e.Message}");
         }
 
         if (chunked)

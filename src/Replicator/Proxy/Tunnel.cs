@@ -38,7 +38,7 @@ internal static class Tunnel
             }
             else
             {
-                upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout);
+                upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout, settings.Upstream);
             }
         }
         catch (Exception e)
@@ -90,7 +90,7 @@ internal static class Tunnel
     /// <summary>Opens the tunnel through the parent proxy: its own CONNECT, with our credentials; any 2xx will do.</summary>
     private static async ValueTask<(Socket Socket, byte[] Early)> ConnectThroughParentAsync(Exchange exchange, ParentProxy parent, string host, int port)
     {
-        var socket = await UpstreamPool.ConnectAsync(exchange.Fiber, parent.Host, parent.Port, exchange.Timeout);
+        var socket = await UpstreamPool.ConnectAsync(exchange.Fiber, parent.Host, parent.Port, exchange.Timeout, access: null);
         var connection = new BufferedConnection(socket);
         try
         {

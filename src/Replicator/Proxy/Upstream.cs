@@ -50,7 +50,8 @@ internal sealed class UpstreamPool
     public static string KeyOf(string host, int port) => $"{host}:{port}";
 
     /// <summary>A pooled connection to host:port that still looks alive, or a new one.</summary>
-    public async ValueTask<UpstreamConnection> GetAsync(Fiber fiber, string host, int port, TimeSpan timeout)
+    /// <param name="access">The address rules for a connection on a client's behalf; null for the configured parent proxy.</param>
+    public async ValueTask<UpstreamConnection> GetAsync(Fiber fiber, string host, int port, TimeSpan timeout, UpstreamAccess? access)
     {
         var key = KeyOf(host, port);
         var now = Environment.TickCount64;
@@ -69,7 +70,7 @@ internal sealed class UpstreamPool
             }
         }
 
-        return new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout));
+        return new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout, access));
     }
 
     public void Return(UpstreamConnection connection)
@@ -89,12 +90,23 @@ internal sealed class UpstreamPool
         stack.Push(connection);
     }
 
-    public static async ValueTask<Socket> ConnectAsync(Fiber fiber, string host, int port, TimeSpan timeout)
+    /// <summary>
+    /// Connects to the first address of <paramref name="host"/> that answers. Each address is checked against
+    /// <paramref name="access"/> right before it is tried (after resolution: a public name may resolve to 127.0.0.1);
+    /// when every address is refused, the request is answered 403.
+    /// </summary>
+    public static async ValueTask<Socket> ConnectAsync(Fiber fiber, string host, int port, TimeSpan timeout, UpstreamAccess? access)
     {
         var addresses = await ResolveAsync(fiber, host, timeout);
         Exception? last = null;
         foreach (var address in addresses)
         {
+            if (access is not null && !access.Allows(address))
+            {
+                last ??= new ProxyException(403, UpstreamAccess.RefusedAddress(KeyOf(host, port), address));
+                continue;
+            }
+
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {

@@ -1,0 +1,164 @@
+using System.Net;
+using Replicator.Hosting;
+
+namespace Replicator.Tests.Hosting;
+
+/// <summary>The command line as the program parses it (ReplicatorCommand.Run, in-process): every option reaches Settings.</summary>
+public sealed class CommandLineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("replicator-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Defaults()
+    {
+        var settings = Parse();
+
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 8080)], settings.Endpoints);
+        Assert.Equal(TimeSpan.FromSeconds(15), settings.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.RequestHeadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(60), settings.ResponseHeadTimeout);
+        Assert.Equal(256, settings.MaxClientConnections);
+        Assert.Equal([443], settings.ConnectPorts);
+        Assert.False(settings.Upstream.Allows(IPAddress.Loopback));
+        Assert.False(settings.Static);
+        Assert.False(settings.Offline);
+        Assert.Equal(16 * 1024 * 1024, settings.FinishBelow);
+    }
+
+    [Fact]
+    public void EveryOption_ReachesTheSettings()
+    {
+        var settings = Parse(
+            "--port", "3128", "--bind", "::1", "--bind", "10.0.0.1", "--timeout", "7", "--head-timeout", "9",
+            "--upstream-head-timeout", "11", "--connect-port", "8443", "--finish-below", "0", "--static",
+            "--max-client-connections", "0", "--allow-to", "127.0.0.0/8", "--allow-port", "22", "--ip", "10.0.0.0/8",
+            "--threads", "3", "--limit", "2.5");
+
+        Assert.Equal([new IPEndPoint(IPAddress.IPv6Loopback, 3128), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 3128)], settings.Endpoints);
+        Assert.Equal(TimeSpan.FromSeconds(7), settings.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(9), settings.RequestHeadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(11), settings.ResponseHeadTimeout);
+        Assert.Equal(0, settings.FinishBelow);
+        Assert.True(settings.Static);
+        Assert.False(settings.Offline);
+        Assert.Equal(0, settings.MaxClientConnections);
+        Assert.True(settings.Upstream.Allows(IPAddress.Parse("127.0.0.1")));
+        Assert.True(settings.Upstream.AllowsPort(22));
+        Assert.True(settings.Access.Allows(IPAddress.Parse("10.9.8.7")));
+        Assert.Equal(3, settings.Threads);
+        Assert.Equal(2560, settings.Limit);
+    }
+
+    [Fact]
+    public void ConnectPort_AddsTo443()
+    {
+        Assert.Equal(new HashSet<int> { 443, 8443 }, Parse("--connect-port", "8443").ConnectPorts);
+    }
+
+    [Fact]
+    public void Offline_ImpliesStatic()
+    {
+        var settings = Parse("--offline");
+
+        Assert.True(settings.Offline);
+        Assert.True(settings.Static);
+    }
+
+    [Fact]
+    public void ConfigFile_GivesOptions_RepeatableOnSeveralLines_CommandLineWins()
+    {
+        var config = Write("""
+            # the LAN cache
+            port = 3128
+            ip = 10.0.0.0/8
+            ip = 192.168.0.0/16
+            timeout = 20
+            static = true
+            verbose = 1
+            """);
+
+        var settings = Parse("--config", config, "--port", "4000");
+
+        Assert.Equal(4000, settings.Endpoints[0].Port);
+        Assert.True(settings.Access.Allows(IPAddress.Parse("10.1.1.1")));
+        Assert.True(settings.Access.Allows(IPAddress.Parse("192.168.1.1")));
+        Assert.False(settings.Access.Allows(IPAddress.Loopback));
+        Assert.Equal(TimeSpan.FromSeconds(20), settings.Timeout);
+        Assert.True(settings.Static);
+        Assert.Equal(1, settings.Verbosity);
+    }
+
+    [Fact]
+    public void ConfigFile_RepeatableOptionOnTheCommandLine_ReplacesTheFilesValues()
+    {
+        var config = Write("ip = 10.0.0.0/8\n");
+
+        var settings = Parse("--config", config, "--ip", "192.168.0.0/16");
+
+        Assert.False(settings.Access.Allows(IPAddress.Parse("10.1.1.1")));
+        Assert.True(settings.Access.Allows(IPAddress.Parse("192.168.1.1")));
+    }
+
+    [Theory]
+    [InlineData("timeout = 5\nport = abc\n", ":2: --port: 'abc' is not a TCP port")]
+    [InlineData("# c\n\nno-such = 1\n", ":3: 'no-such' is not an option")]
+    [InlineData("port 80\n", ":1: expected 'name = value'")]
+    [InlineData("port = 80\nport = 81\n", ":2: 'port' is set twice")]
+    [InlineData("static = maybe\n", ":1: static is a switch")]
+    [InlineData("bind = 1.2.3\n", ":1: --bind: '1.2.3' is not an IPv4 address")]
+    public void ConfigFile_BadLine_IsOneErrorWithItsLineNumber(string text, string expected)
+    {
+        var config = Write(text);
+
+        var (exit, error) = Fail("--config", config);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(config + expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ConfigFile_Missing_IsOneError()
+    {
+        var (exit, error) = Fail("--config", Path.Combine(_dir, "missing.conf"));
+
+        Assert.Equal(2, exit);
+        Assert.Contains("--config: cannot read", error, StringComparison.Ordinal);
+    }
+
+    private string Write(string text)
+    {
+        var path = Path.Combine(_dir, "replicator.conf");
+        File.WriteAllText(path, text);
+        return path;
+    }
+
+    private static Settings Parse(params string[] args)
+    {
+        Settings? settings = null;
+        var exit = ReplicatorCommand.Run(args, s =>
+        {
+            settings = s;
+            return 0;
+        });
+        Assert.Equal(0, exit);
+        return settings!;
+    }
+
+    private static (int Exit, string Error) Fail(params string[] args)
+    {
+        var error = new StringWriter();
+        var original = Console.Error;
+        Console.SetError(error);
+        try
+        {
+            var exit = ReplicatorCommand.Run(args, _ => throw new InvalidOperationException("should not run"));
+            return (exit, error.ToString());
+        }
+        finally
+        {
+            Console.SetError(original);
+        }
+    }
+}
