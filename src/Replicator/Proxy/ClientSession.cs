@@ -27,8 +27,6 @@ internal sealed class ClientSession : IDisposable
     private readonly Fiber _fiber;
     private readonly BufferedConnection _client;
     private readonly string _clientName;
-    private readonly System.Net.IPAddress? _clientAddress;
-    private readonly bool _allowed;
     private readonly bool _onSameHost;
 
     public ClientSession(ProxyServer server, Fiber fiber, Socket client)
@@ -37,10 +35,9 @@ internal sealed class ClientSession : IDisposable
         _fiber = fiber;
         _client = new BufferedConnection(client);
         _clientName = client.RemoteEndPoint?.ToString() ?? "client";
-        _clientAddress = (client.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
-        _allowed = _clientAddress is not null && server.Settings.Access.Allows(_clientAddress);
+        var clientAddress = (client.RemoteEndPoint as System.Net.IPEndPoint)?.Address;
         // Both ends have the same address only when the client runs on this machine (loopback, or our own address).
-        _onSameHost = _clientAddress is not null && _clientAddress.Equals((client.LocalEndPoint as System.Net.IPEndPoint)?.Address);
+        _onSameHost = clientAddress is not null && clientAddress.Equals((client.LocalEndPoint as System.Net.IPEndPoint)?.Address);
         if (_onSameHost)
         {
             client.SendBufferSize = SameHostSendBuffer;
@@ -54,15 +51,6 @@ internal sealed class ClientSession : IDisposable
             while (await ReadRequestAsync() is { } request)
             {
                 var exchange = new Exchange(_server, _fiber, _client, _clientName, request) { ClientOnSameHost = _onSameHost };
-                if (!_allowed)
-                {
-                    Log.Warning("Refused {Client:l}: not in the allowed clients (--ip)", _clientName);
-                    exchange.KeepAlive = false;
-                    exchange.Outcome = Outcomes.Error;
-                    await exchange.SendErrorAsync(403, $"client {_clientAddress} is not allowed to use this proxy");
-                    exchange.WriteAccessLog();
-                    return;
-                }
 
                 await HandleAsync(exchange);
                 exchange.WriteAccessLog();
@@ -84,25 +72,54 @@ internal sealed class ClientSession : IDisposable
 
     public void Dispose() => _client.Dispose();
 
-    /// <summary>The next request head, or null when the client is done (end of stream, idle timeout, or a malformed head, answered).</summary>
+    /// <summary>
+    /// The next request head, or null when the client is done (end of stream, idle timeout, or a malformed head,
+    /// answered). Between requests a connection may idle for --timeout; once a head has begun, the whole head must
+    /// arrive within --head-timeout (a client sending one line every few seconds is cut off with 408, as Kestrel does).
+    /// </summary>
     private async ValueTask<RequestHead?> ReadRequestAsync()
     {
+        var settings = _server.Settings;
+        var clock = _server.Clock;
+        long? headStarted = _client.BufferedCount > 0 ? clock.GetTimestamp() : null;
         try
         {
             RequestHead? head;
             int consumed;
             while (!HeadParser.TryParseRequest(_client.Buffered, out head, out consumed))
             {
-                var idle = _client.BufferedCount == 0;
-                if (!await _client.ReceiveAsync(_fiber, _server.Settings.Timeout, idle))
+                var timeout = settings.Timeout;
+                if (headStarted is { } started)
+                {
+                    var left = settings.RequestHeadTimeout - clock.GetElapsedTime(started);
+                    if (left <= TimeSpan.Zero)
+                    {
+                        throw new FiberTimeoutException("request head deadline");
+                    }
+
+                    timeout = left < timeout ? left : timeout;
+                }
+
+                if (!await _client.ReceiveAsync(_fiber, timeout, idle: headStarted is null))
                 {
                     return null;
                 }
+
+                headStarted ??= clock.GetTimestamp();
             }
 
             _client.Consume(consumed);
             Messages.LogHead("Client sends", $"{head.Method} {head.Target} HTTP/{head.Version}", head.Headers);
             return head;
+        }
+        catch (FiberTimeoutException) when (headStarted is { } started)
+        {
+            var reason = clock.GetElapsedTime(started) >= settings.RequestHeadTimeout
+                ? $"the request head did not arrive within {settings.RequestHeadTimeout.TotalSeconds:0} s"
+                : $"the request head stalled for {settings.Timeout.TotalSeconds:0} s";
+            Log.Information("{Client:l}: {Reason:l}", _clientName, reason);
+            await _client.SendAsync(_fiber, Messages.Error(408, reason, keepAlive: false), settings.Timeout);
+            return null;
         }
         catch (FiberTimeoutException) when (_client.BufferedCount == 0)
         {
@@ -111,7 +128,7 @@ internal sealed class ClientSession : IDisposable
         catch (HttpParseException e)
         {
             Log.Information("{Client:l} sent a malformed request: {Reason:l}", _clientName, e.Message);
-            await _client.SendAsync(_fiber, Messages.Error(e.Status, e.Message, keepAlive: false), _server.Settings.Timeout);
+            await _client.SendAsync(_fiber, Messages.Error(e.Status, e.Message, keepAlive: false), settings.Timeout);
             return null;
         }
     }

@@ -64,7 +64,7 @@ internal static class Forwarder
             {
                 var reusedAndFresh = upstream is { Reused: true } && upstream.Connection.BufferedCount == 0 && requestBody.Kind == BodyKind.None;
                 upstream?.Dispose();
-                if (reusedAndFresh && attempt == 0 && e is not Fibers.FiberTimeoutException)
+                if (reusedAndFresh && attempt == 0 && e is not (Fibers.FiberTimeoutException or ProxyException))
                 {
                     continue; // the server closed an idle connection as we reused it
                 }
@@ -162,13 +162,34 @@ internal static class Forwarder
     private static async ValueTask<ResponseHead> ReadFinalHeadAsync(Exchange exchange, UpstreamConnection upstream, string method)
     {
         var connection = upstream.Connection;
+        // The whole head, 1xx answers included, within --upstream-head-timeout of the request: an origin trickling
+        // its head would otherwise keep the client waiting with nothing for as long as it likes.
+        var clock = exchange.Server.Clock;
+        var headTimeout = exchange.Server.Settings.ResponseHeadTimeout;
+        var sent = clock.GetTimestamp();
         while (true)
         {
             ResponseHead? head;
             int consumed;
             while (!HeadParser.TryParseResponse(connection.Buffered, out head, out consumed))
             {
-                if (!await connection.ReceiveAsync(exchange.Fiber, exchange.Timeout))
+                var left = headTimeout - clock.GetElapsedTime(sent);
+                bool received;
+                try
+                {
+                    received = left > TimeSpan.Zero && await connection.ReceiveAsync(exchange.Fiber, left < exchange.Timeout ? left : exchange.Timeout);
+                }
+                catch (Fibers.FiberTimeoutException) when (clock.GetElapsedTime(sent) >= headTimeout)
+                {
+                    received = false;
+                }
+
+                if (!received && clock.GetElapsedTime(sent) >= headTimeout)
+                {
+                    throw new ProxyException(504, $"upstream {exchange.Url!.Authority} did not send a whole response head within {headTimeout.TotalSeconds:0} s");
+                }
+
+                if (!received)
                 {
                     throw new IOException("closed the connection without a response");
                 }

@@ -20,6 +20,7 @@ internal sealed class ProxyServer
         Store = new CacheStore(fileSystem, settings.Root);
         CopiedBodies = CopiedBody.Keeper(Clock, Responder.SmallBody);
         MappedBodies = MappedBody.Keeper(Clock);
+        Admission = new ClientAdmission(settings.Access, settings.MaxClientConnections, Clock);
     }
 
     public Settings Settings { get; }
@@ -29,6 +30,9 @@ internal sealed class ProxyServer
     public CacheStore Store { get; }
 
     public Downloads Downloads { get; } = new();
+
+    /// <summary>Which connections are served at all (--ip, --max-client-connections).</summary>
+    public ClientAdmission Admission { get; }
 
     /// <summary>Small bodies kept in memory (see <see cref="CopiedBody"/>).</summary>
     public KeptBodies<CopiedBody> CopiedBodies { get; }
@@ -40,5 +44,5 @@ internal sealed class ProxyServer
     public IReadOnlyList<IPEndPoint> Listen(FiberEngine engine) => [.. Settings.Endpoints.Select(endpoint => engine.Listen(endpoint, Serve))];
 
     /// <summary>Serves one accepted client connection (the engine's connection handler).</summary>
-    public ValueTask Serve(Fiber fiber, Socket client) => new ClientSession(this, fiber, client).RunAsync();
+    public ValueTask Serve(Fiber fiber, Socket client) => Admission.ServeAsync(fiber, client, () => new ClientSession(this, fiber, client).RunAsync());
 }

@@ -1,0 +1,110 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Replicator.Fibers;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// Who may hold a connection, decided when it is accepted, before a byte of it is read: a client outside --ip gets
+/// 403 at once (it used to be answered only after a whole request head, so a flood of refused clients held
+/// connections like anyone else), and one address may hold at most --max-client-connections connections (503 past
+/// that), so that one host on the LAN cannot take every descriptor. The refusal is sent, the sending half shut, and
+/// what the client still sends is read and dropped for a moment, so that it reads the answer instead of a reset.
+/// </summary>
+internal sealed class ClientAdmission
+{
+    private const int MaxDrained = 64 * 1024;
+    private static readonly TimeSpan s_drainTime = TimeSpan.FromSeconds(2);
+
+    private readonly ClientAccess _access;
+    private readonly int _maxPerAddress;
+    private readonly ThrottledLog _warnings;
+    private readonly ConcurrentDictionary<IPAddress, int> _open = new();
+
+    public ClientAdmission(ClientAccess access, int maxPerAddress, TimeProvider clock)
+    {
+        _access = access;
+        _maxPerAddress = maxPerAddress;
+        _warnings = new ThrottledLog(clock, TimeSpan.FromMinutes(1));
+    }
+
+    /// <summary>Open connections of <paramref name="address"/> (for tests and the status page).</summary>
+    public int OpenConnections(IPAddress address) => _open.TryGetValue(address, out var count) ? count : 0;
+
+    /// <summary>
+    /// Serves <paramref name="client"/> with <paramref name="serve"/> if it is admitted, else answers the refusal.
+    /// </summary>
+    public async ValueTask ServeAsync(Fiber fiber, Socket client, Func<ValueTask> serve)
+    {
+        var address = (client.RemoteEndPoint as IPEndPoint)?.Address;
+        if (address is null || !_access.Allows(address))
+        {
+            Warn($"refused {address}", "Refused {Client}: not in the allowed clients (--ip)", address);
+            await RefuseAsync(fiber, client, 403, $"client {address} is not allowed to use this proxy");
+            return;
+        }
+
+        var count = _open.AddOrUpdate(address, 1, static (_, open) => open + 1);
+        if (_maxPerAddress > 0 && count > _maxPerAddress)
+        {
+            // Not counted while the refusal is answered: the refused do not hold up the admitted.
+            Leave(address);
+            Warn($"cap {address}", "Refused a connection of {Client}: it holds the most connections one client may (--max-client-connections)", address);
+            await RefuseAsync(fiber, client, 503, $"client {address} has too many connections open");
+            return;
+        }
+
+        try
+        {
+            await serve();
+        }
+        finally
+        {
+            Leave(address);
+        }
+    }
+
+    private void Leave(IPAddress address)
+    {
+        while (true)
+        {
+            var open = _open[address];
+            if (open == 1 ? ((ICollection<KeyValuePair<IPAddress, int>>)_open).Remove(new(address, 1)) : _open.TryUpdate(address, open - 1, open))
+            {
+                return;
+            }
+        }
+    }
+
+    private void Warn(string cause, string template, IPAddress? address)
+    {
+        if (_warnings.IsDue(cause))
+        {
+            Log.Warning(template + " (repeats are not logged for a minute)", address?.ToString());
+        }
+    }
+
+    private static async ValueTask RefuseAsync(Fiber fiber, Socket client, int status, string reason)
+    {
+        using (client)
+        {
+            try
+            {
+                await fiber.SendAsync(client, Messages.Error(status, reason, keepAlive: false), s_drainTime);
+                client.Shutdown(SocketShutdown.Send);
+                var buffer = new byte[4096];
+                var drained = 0;
+                while (drained < MaxDrained && await fiber.ReceiveAsync(client, buffer, s_drainTime, interruptOnStop: true) is > 0 and var n)
+                {
+                    drained += n;
+                }
+            }
+            catch (Exception e) when (e is SocketException or FiberTimeoutException or FiberStoppedException)
+            {
+                // The client went away, or kept sending: it had its answer.
+            }
+        }
+    }
+}
