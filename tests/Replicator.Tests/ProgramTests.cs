@@ -105,6 +105,41 @@ public sealed class ProgramTests : IDisposable
         Assert.False(File.Exists(pid));
     }
 
+    [Fact]
+    public async Task Sighup_WithoutRotation_LosesAndOverwritesNoLine()
+    {
+        const int SIGHUP = 1;
+        await using var origin = await TestOrigin.StartAsync();
+        Directory.CreateDirectory(_root);
+        var log = Path.Combine(_root, "replicator.log");
+        File.WriteAllText(log, "an older line\n");
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", Path.Combine(_root, "cache"), "--log", log);
+
+        for (var round = 0; round < 3; round++)
+        {
+            origin.Files[$"/before{round}"] = new OriginFile("1"u8.ToArray());
+            origin.Files[$"/after{round}"] = new OriginFile("2"u8.ToArray());
+            // Logged but still buffered when the signal comes (the log is flushed four times a second).
+            await RequestAndCloseAsync(replicator, origin.Url($"/before{round}"));
+            replicator.Signal(SIGHUP);
+            await replicator.WaitForLineAsync(line => line.Contains("reopened", StringComparison.Ordinal) && replicator.Output.Count(l => l.Contains("reopened", StringComparison.Ordinal)) == round + 1);
+            await RequestAndCloseAsync(replicator, origin.Url($"/after{round}"));
+        }
+
+        replicator.Signal(SIGTERM);
+        Assert.Equal(0, await replicator.WaitForExitAsync());
+        var lines = File.ReadAllLines(log);
+        Assert.Equal("an older line", lines[0]);
+        for (var round = 0; round < 3; round++)
+        {
+            Assert.Single(lines, line => line.Contains(" GET " + origin.Url($"/before{round}") + " ", StringComparison.Ordinal));
+            Assert.Single(lines, line => line.Contains(" GET " + origin.Url($"/after{round}") + " ", StringComparison.Ordinal));
+        }
+
+        Assert.Equal(3, lines.Count(line => line.Contains("SIGHUP: log", StringComparison.Ordinal)));
+        Assert.All(lines.Where(line => line.StartsWith('[')), line => Assert.Matches(@"^\[[^\]]*\] ", line));
+    }
+
     /// <summary>One request on its own connection, read to the end: the proxy logs it before it closes.</summary>
     private static async Task RequestAndCloseAsync(ReplicatorProcess replicator, string url)
     {

@@ -60,14 +60,22 @@ public sealed class FiberLogSink : ILogEventSink
 
     public FiberLogMode Mode { get; }
 
-    /// <summary>Replaces the output (for instance a log file reopened after rotation) and returns the old one.</summary>
-    public TextWriter SwapOutput(TextWriter output)
+    /// <summary>
+    /// Replaces the output with the one <paramref name="open"/> returns (a log file reopened after rotation). Under
+    /// the sink's lock, the old output is flushed before the new one is opened and closed after: a file reopened
+    /// under the same name (no rotation) then starts after every line written so far, and no line is written
+    /// between. Opening the new one before flushing the old let both write at the same offset (issue 9). When
+    /// <paramref name="open"/> throws, the old output stays.
+    /// </summary>
+    public void ReplaceOutput(Func<TextWriter> open)
     {
         lock (_lock)
         {
+            _output.Flush();
+            var replacement = open();
             var old = _output;
-            _output = output;
-            return old;
+            _output = replacement;
+            old.Dispose();
         }
     }
 

@@ -131,9 +131,7 @@ internal static class ProxyHost
 
         try
         {
-            var old = sink.SwapOutput(OpenLog(path));
-            old.Flush();
-            old.Dispose();
+            sink.ReplaceOutput(() => OpenLog(path));
             Log.Information("SIGHUP: log {Path:l} reopened", path);
             sink.Flush();
             Console.WriteLine($"log {path} reopened");
