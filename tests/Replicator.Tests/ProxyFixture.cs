@@ -15,6 +15,7 @@ namespace Replicator.Tests;
 internal sealed class ProxyFixture : IAsyncDisposable
 {
     private readonly FiberEngine _engine;
+    private bool _ownsRoot;
 
     private ProxyFixture(TestOrigin origin, FiberEngine engine, ProxyServer server, string root, IPEndPoint endpoint, TimeProvider clock)
     {
@@ -53,12 +54,14 @@ internal sealed class ProxyFixture : IAsyncDisposable
         // The origin is on loopback, which the proxy refuses to reach by default (as with --allow-to 127.0.0.0/8).
         var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root, Upstream = LoopbackOrigins };
         settings = configure?.Invoke(settings) ?? settings;
+        var ownsRoot = settings.Root == root;
+        root = settings.Root;
         clock ??= TimeProvider.System;
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock, Distribution = distribution });
         var server = new ProxyServer(settings, new FileSystem(), clock);
         var endpoint = server.Listen(engine)[0];
         engine.Start();
-        return new ProxyFixture(origin, engine, server, root, endpoint, clock);
+        return new ProxyFixture(origin, engine, server, root, endpoint, clock) { _ownsRoot = ownsRoot };
     }
 
     public HttpClient NewClient() => new(new SocketsHttpHandler
@@ -101,7 +104,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         _engine.Dispose();
         await Origin.DisposeAsync();
         var top = Path.GetDirectoryName(Root)!;
-        if (Directory.Exists(top))
+        if (_ownsRoot && Directory.Exists(top))
         {
             Directory.Delete(top, recursive: true);
         }

@@ -97,13 +97,19 @@ internal sealed class CacheStore
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, StoredResponse> _known = new(StringComparer.Ordinal);
     private long _partialCounter;
 
-    public CacheStore(IFileSystem fs, string root)
+    public CacheStore(IFileSystem fs, string root, TimeProvider? clock = null)
     {
         _fs = fs;
         Root = fs.Path.GetFullPath(root);
+        Health = new StorageHealth(clock ?? TimeProvider.System);
     }
 
     public string Root { get; }
+
+    /// <summary>Whether writes are attempted now (see <see cref="StorageHealth"/>).</summary>
+    public StorageHealth Health { get; }
+
+    private string PartialRoot => _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "partial");
 
     public string BodyPath(string relativePath) => _fs.Path.Join(Root, relativePath);
 
@@ -149,7 +155,7 @@ internal sealed class CacheStore
     /// </summary>
     public PartialBody OpenPartial(string relativePath)
     {
-        var path = _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "partial", relativePath);
+        var path = _fs.Path.Join(PartialRoot, relativePath);
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
         var handle = _fs.File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         var length = RandomAccess.GetLength(handle);
@@ -197,6 +203,42 @@ internal sealed class CacheStore
     /// <summary>Replaces the metadata of a stored body (after a 304).</summary>
     public void UpdateMeta(string relativePath, StoredResponse stored) => WriteMeta(relativePath, stored);
 
+    /// <summary>
+    /// Space is short: removes every partial body (with its metadata) that no running download writes, giving up
+    /// the chance to resume them. Returns how many bytes that freed.
+    /// </summary>
+    public long DeleteAbandonedPartials(Func<string, bool> isRunning)
+    {
+        var partialRoot = PartialRoot;
+        if (!_fs.Directory.Exists(partialRoot))
+        {
+            return 0;
+        }
+
+        long freed = 0;
+        foreach (var path in _fs.Directory.EnumerateFiles(partialRoot, "*", SearchOption.AllDirectories))
+        {
+            var body = path.EndsWith(PartialMetaSuffix, StringComparison.Ordinal) ? path[..^PartialMetaSuffix.Length] : path;
+            var relative = _fs.Path.GetRelativePath(partialRoot, body);
+            if (isRunning(relative))
+            {
+                continue;
+            }
+
+            try
+            {
+                var length = _fs.FileInfo.New(path).Length;
+                _fs.File.Delete(path);
+                freed += length;
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+            }
+        }
+
+        return freed;
+    }
+
     /// <summary>Removes a partial body and its metadata; its handle stays usable by whoever still reads it.</summary>
     public void Discard(PartialBody partial)
     {
@@ -210,7 +252,7 @@ internal sealed class CacheStore
         {
             _fs.File.Delete(path);
         }
-        catch (IOException)
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
         {
         }
     }
@@ -262,13 +304,22 @@ internal sealed class CacheStore
     private void WriteDurably(string path, StoredResponse stored)
     {
         var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        using (var stream = _fs.File.Create(temporary))
+        try
         {
-            stream.Write(stored.Serialize());
-            stream.Flush(flushToDisk: true);
-        }
+            using (var stream = _fs.File.Create(temporary))
+            {
+                stream.Write(stored.Serialize());
+                stream.Flush(flushToDisk: true);
+            }
 
-        _fs.File.Move(temporary, path, overwrite: true);
+            _fs.File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            // A full disk or a read-only tree: no temporary is left behind.
+            DeleteQuietly(temporary);
+            throw;
+        }
     }
 
     /// <summary>Creates the directories above <paramref name="path"/>; false when a file stands where one must be.</summary>

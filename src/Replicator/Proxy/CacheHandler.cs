@@ -146,9 +146,17 @@ internal static class CacheHandler
         var refreshed = entry.Response.Synthesized
             ? entry.Response
             : entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
-        if (!entry.Response.Synthesized)
+        if (!entry.Response.Synthesized && server.Store.Health.MayWrite)
         {
-            server.Store.UpdateMeta(relativePath, refreshed);
+            try
+            {
+                server.Store.UpdateMeta(relativePath, refreshed);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+                // The client still gets the revalidated copy; the tree keeps the old metadata.
+                server.Store.Health.Failed($"updating the metadata of {exchange.Url}", e);
+            }
         }
 
         exchange.Outcome = Outcomes.Revalidated;

@@ -20,11 +20,24 @@ namespace Replicator.Proxy;
 ///       --finish-below; otherwise it stops and its partial stays, to be resumed by the next request;
 ///   (5) complete (every announced byte, or a chunked body that ended properly): moved into the tree
 ///       (<see cref="CacheStore.Commit"/>); a body that ends short is never moved in.
+/// Storage failing (a full disk, a read-only root) never costs a client its answer: before the body, the response is
+/// passed through uncached; during it, the partial is removed, abandoned partials are deleted to free space, and the
+/// rest of the body is kept in memory for the clients following it (up to <see cref="MaxMemoryTail"/>); the body is
+/// then served whole but not stored, and <see cref="StorageHealth"/> pauses new downloads for a while.
 /// </summary>
 internal sealed class Download
 {
     /// <summary>Every this many bytes, writeback of the body so far is started (see <see cref="NativeFile.StartWriteback"/>).</summary>
     private const long WritebackStep = 16 * 1024 * 1024;
+
+    /// <summary>The most of a body kept in memory once the disk refused it; past that the download fails.</summary>
+    private const long MaxMemoryTail = 64 * 1024 * 1024;
+
+    private readonly object _tailLock = new();
+    private readonly List<(long Start, byte[] Bytes)> _tail = [];
+    private long _tailStart = -1;
+    private long _tailBytes;
+    private int _finished;
 
     private readonly ProxyServer _server;
     private PartialBody? _partial;
@@ -60,6 +73,27 @@ internal sealed class Download
     public long? Length { get; private set; }
 
     public Microsoft.Win32.SafeHandles.SafeFileHandle File => _partial!.Handle;
+
+    /// <summary>Where the body continues in memory instead of the file (the disk refused it), or -1.</summary>
+    public long TailStart => Interlocked.Read(ref _tailStart);
+
+    /// <summary>Body bytes from <paramref name="offset"/> (at or after <see cref="TailStart"/>), at most <paramref name="count"/>.</summary>
+    public ReadOnlyMemory<byte> ReadTail(long offset, long count)
+    {
+        lock (_tailLock)
+        {
+            foreach (var (start, bytes) in _tail)
+            {
+                if (offset >= start && offset < start + bytes.Length)
+                {
+                    var from = (int)(offset - start);
+                    return bytes.AsMemory(from, (int)Math.Min(count, bytes.Length - from));
+                }
+            }
+        }
+
+        return ReadOnlyMemory<byte>.Empty;
+    }
 
     /// <summary>Bytes in the file so far, from offset 0; they can be read by anyone.</summary>
     public long Available => Interlocked.Read(ref _available);
@@ -113,7 +147,22 @@ internal sealed class Download
     {
         try
         {
-            _partial = _server.Store.OpenPartial(RelativePath);
+            var store = _server.Store;
+            if (!store.Health.MayWrite)
+            {
+                return await PassUncachedAsync(exchange, endToEnd);
+            }
+
+            try
+            {
+                _partial = store.OpenPartial(RelativePath);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+                store.Health.Failed($"opening the partial body of {Url}", e);
+                return await PassUncachedAsync(exchange, endToEnd);
+            }
+
             var resumeFrom = _partial.Length;
             while (true)
             {
@@ -145,7 +194,25 @@ internal sealed class Download
                 var framing = response.BodyFraming("GET");
                 Length = resumed ? ContentRangeTotal(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
                 Stored = Describe(exchange, response, requestTime);
-                _server.Store.RestartPartial(_partial, Stored, resumed ? resumeFrom : 0);
+                try
+                {
+                    store.RestartPartial(_partial, Stored, resumed ? resumeFrom : 0);
+                }
+                catch (Exception e) when (StorageHealth.IsStorageError(e))
+                {
+                    store.Health.Failed($"starting the partial body of {Url}", e);
+                    store.Discard(_partial);
+                    Stored = null;
+                    if (!resumed)
+                    {
+                        Finish(DownloadState.Declined, null);
+                        return (upstream, response);
+                    }
+
+                    // A 206 answers our resume, not the client: ask again for the whole body.
+                    upstream.Dispose();
+                    return await PassUncachedAsync(exchange, endToEnd);
+                }
                 Interlocked.Exchange(ref _available, resumed ? resumeFrom : 0);
                 _writebackStarted = Available;
                 if (resumed)
@@ -166,9 +233,22 @@ internal sealed class Download
         }
     }
 
-    /// <summary>Ends the download (declined, failed, or pumped to its end) and lets go of the writer's reference.</summary>
+    /// <summary>The cache cannot take the body: the origin's answer to a plain GET, to be relayed uncached.</summary>
+    private async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)> PassUncachedAsync(Exchange exchange, HttpHeaders endToEnd)
+    {
+        // Clients waiting on this download ask on their own, at once.
+        Finish(DownloadState.Declined, null);
+        return await Forwarder.ExchangeAsync(exchange, "GET", endToEnd.Clone(), Framing.None);
+    }
+
+    /// <summary>Ends the download (declined, failed, or pumped to its end) and lets go of the writer's reference; once.</summary>
     private void Finish(DownloadState state, Exception? error)
     {
+        if (Interlocked.Exchange(ref _finished, 1) != 0)
+        {
+            return;
+        }
+
         Error = error;
         // Out of the registry first: whoever sees the end finds the body in the tree, not this download.
         _server.Downloads.Remove(this);
@@ -209,21 +289,19 @@ internal sealed class Download
             Length = received;
             var stored = Stored! with { Length = received };
             var partial = _partial!;
-            if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.Settings.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
+            if (TailStart >= 0)
+            {
+                Log.Warning("Served {Url:l} whole ({Bytes} bytes) but did not store it: the disk refused it", Url.ToString(), received);
+            }
+            else if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.Settings.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
             {
                 // --flat: another URL's file has this name; it is never overwritten.
                 _server.Store.Discard(partial);
                 Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} was served but not stored", RelativePath, other.Response.Url ?? "a file put there by hand", Url.ToString());
             }
-            // The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone else.
-            else if (await fiber.RunBlockingAsync(() => _server.Store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
-            {
-                Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), received);
-            }
             else
             {
-                _server.Store.Discard(partial);
-                Log.Warning("Not stored {Url:l}: a file and a directory of the cache tree would collide", Url.ToString());
+                await CommitAsync(fiber, partial, stored);
             }
 
             state = DownloadState.Complete;
@@ -242,22 +320,93 @@ internal sealed class Download
         }
     }
 
+    /// <summary>
+    /// Step (5). The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone
+    /// else. Its storage failing (no room for the metadata, a tree gone read-only) is not the download's: every
+    /// client still gets the whole body, which is just not stored.
+    /// </summary>
+    private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
+    {
+        var store = _server.Store;
+        try
+        {
+            if (await fiber.RunBlockingAsync(() => store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
+            {
+                store.Health.Succeeded();
+                Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), stored.Length);
+            }
+            else
+            {
+                store.Discard(partial);
+                Log.Warning("Not stored {Url:l}: a file and a directory of the cache tree would collide", Url.ToString());
+            }
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+            store.Health.Failed($"storing {Url}", e);
+            store.Discard(partial);
+        }
+    }
+
     private bool WorthFinishing() => Length is { } length
         ? Available * 2 >= length || length <= _server.Settings.FinishBelow
         : Available <= _server.Settings.FinishBelow;
 
     private ValueTask Write(ReadOnlyMemory<byte> piece)
     {
-        RandomAccess.Write(_partial!.Handle, piece.Span, Available);
-        var available = Interlocked.Add(ref _available, piece.Length);
-        if (available - _writebackStarted >= WritebackStep)
+        if (TailStart < 0)
         {
-            NativeFile.StartWriteback(_partial.Handle, _writebackStarted, available - _writebackStarted);
+            try
+            {
+                RandomAccess.Write(_partial!.Handle, piece.Span, Available);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+                SpillToMemory(e);
+            }
+        }
+
+        if (TailStart >= 0)
+        {
+            lock (_tailLock)
+            {
+                _tailBytes += piece.Length;
+                if (_tailBytes > MaxMemoryTail)
+                {
+                    throw new IOException($"the disk refused the body and its rest is over {MaxMemoryTail >> 20} MiB, more than is kept in memory");
+                }
+
+                _tail.Add((Available, piece.ToArray()));
+            }
+        }
+
+        var available = Interlocked.Add(ref _available, piece.Length);
+        if (TailStart < 0 && available - _writebackStarted >= WritebackStep)
+        {
+            NativeFile.StartWriteback(_partial!.Handle, _writebackStarted, available - _writebackStarted);
             _writebackStarted = available;
         }
 
         Progress.Raise();
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The disk refused a piece: the rest of the body goes to memory for the clients following it; the partial
+    /// leaves the tree (its blocks are freed once the last reader lets go), and so do the partials nobody resumes.
+    /// </summary>
+    private void SpillToMemory(Exception error)
+    {
+        var store = _server.Store;
+        store.Health.Failed($"writing {Url}", error);
+        store.Discard(_partial!);
+        var freed = store.DeleteAbandonedPartials(path => _server.Downloads.Find(path) is not null);
+        if (freed > 0)
+        {
+            Log.Warning("Deleted {Bytes} bytes of abandoned partial downloads to free space", freed);
+        }
+
+        Interlocked.Exchange(ref _tailStart, Available);
     }
 
     private StoredResponse Describe(Exchange exchange, ResponseHead response, DateTimeOffset requestTime)

@@ -17,7 +17,7 @@ internal sealed class ProxyServer
     {
         Settings = settings;
         Clock = clock ?? TimeProvider.System;
-        Store = new CacheStore(fileSystem, settings.Root);
+        Store = new CacheStore(fileSystem, settings.Root, Clock);
         CopiedBodies = CopiedBody.Keeper(Clock, Responder.SmallBody);
         MappedBodies = MappedBody.Keeper(Clock);
         Admission = new ClientAdmission(settings.Access, settings.MaxClientConnections, Clock);

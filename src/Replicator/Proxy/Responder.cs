@@ -170,13 +170,25 @@ internal static class Responder
             var available = Math.Min(complete ? download.Available : Math.Min(download.Available, bodyEnd - 1), end);
             if (available > offset)
             {
-                var count = available - offset;
+                // Up to where the disk refused the body, from the file; past it, from memory (see Download).
+                var tailStart = download.TailStart;
+                var fromMemory = tailStart >= 0 && offset >= tailStart ? download.ReadTail(offset, available - offset) : ReadOnlyMemory<byte>.Empty;
+                var count = tailStart < 0 ? available - offset : offset >= tailStart ? fromMemory.Length : Math.Min(available, tailStart) - offset;
                 if (plan.Chunked)
                 {
                     await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
                 }
 
-                await exchange.SendFileAsync(download.File, offset, count);
+                if (fromMemory.IsEmpty)
+                {
+                    await exchange.SendFileAsync(download.File, offset, count);
+                }
+                else
+                {
+                    await exchange.SendAsync(fromMemory);
+                }
+
+                available = offset + count;
                 if (plan.Chunked)
                 {
                     await exchange.SendAsync("\r\n"u8.ToArray());
