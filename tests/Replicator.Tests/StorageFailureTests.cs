@@ -37,7 +37,9 @@ public sealed class StorageFailureTests
 
         disk.Resize("16m");
         clock.Advance(StorageHealth.Pause);
-        Assert.Equal(big, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big.deb")));
+        // A new client: moving the clock ended the idle keep-alive connections of the first.
+        using var later = proxy.NewClient();
+        Assert.Equal(big, await later.GetByteArrayAsync(proxy.Origin.Url("/big.deb")));
         Assert.Equal(big, File.ReadAllBytes(proxy.CachedPath("/big.deb")));
         Assert.Equal(3, proxy.Origin.CountRequests("/big.deb"));
     }

@@ -1,5 +1,6 @@
 using System.IO.Abstractions;
 using Microsoft.Win32.SafeHandles;
+using Serilog;
 
 namespace Replicator.Cache;
 
@@ -34,6 +35,9 @@ internal sealed class CacheEntryChangedException : Exception
 }
 
 /// <summary>A body in the cache tree and what is known about it.</summary>
+/// <summary>A write of the tree would go through a symbolic link: refused, and not a failure of the storage.</summary>
+internal sealed class TreeLinkException(string message) : Exception(message);
+
 internal sealed record CachedEntry(string RelativePath, string BodyPath, long Length, StoredResponse Response);
 
 /// <summary>
@@ -102,7 +106,11 @@ internal sealed class CacheStore
         _fs = fs;
         Root = fs.Path.GetFullPath(root);
         Health = new StorageHealth(clock ?? TimeProvider.System);
+        Tree = new TreeReader(Root);
     }
+
+    /// <summary>Opens bodies for reading, never through a symbolic link (see <see cref="TreeReader"/>).</summary>
+    public TreeReader Tree { get; }
 
     public string Root { get; }
 
@@ -133,6 +141,14 @@ internal sealed class CacheStore
             return null;
         }
 
+        if (Tree.PassesThroughLink(relativePath))
+        {
+            // A link planted in the tree is never followed: the entry is not in the cache (a download replaces a
+            // link in the last place by the file; a linked directory keeps the URL uncached).
+            Log.Warning("Cache entry {Path:l} passes through a symbolic link: not served", relativePath);
+            return null;
+        }
+
         var length = info.Length;
         var stamp = new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero);
         var stored = LoadMeta(relativePath);
@@ -156,6 +172,7 @@ internal sealed class CacheStore
     public PartialBody OpenPartial(string relativePath)
     {
         var path = _fs.Path.Join(PartialRoot, relativePath);
+        RefuseLinks(path);
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
         var handle = _fs.File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
         var length = RandomAccess.GetLength(handle);
@@ -185,7 +202,7 @@ internal sealed class CacheStore
     public bool Commit(PartialBody partial, StoredResponse stored)
     {
         var body = BodyPath(partial.RelativePath);
-        if (!TryCreateParent(body) || _fs.Directory.Exists(body))
+        if (ParentPassesThroughLink(body) || !TryCreateParent(body) || _fs.Directory.Exists(body))
         {
             Discard(partial);
             return false;
@@ -291,7 +308,7 @@ internal sealed class CacheStore
     {
         var path = MetaPath(relativePath);
         _known.TryRemove(relativePath, out _);
-        if (!TryCreateParent(path) || _fs.Directory.Exists(path))
+        if (ParentPassesThroughLink(path) || !TryCreateParent(path) || _fs.Directory.Exists(path))
         {
             return;
         }
@@ -319,6 +336,18 @@ internal sealed class CacheStore
             // A full disk or a read-only tree: no temporary is left behind.
             DeleteQuietly(temporary);
             throw;
+        }
+    }
+
+    /// <summary>Whether a directory above <paramref name="path"/> (below the root) is a symbolic link: nothing is written through it.</summary>
+    private bool ParentPassesThroughLink(string path) =>
+        _fs.Path.GetRelativePath(Root, _fs.Path.GetDirectoryName(path)!) is var parent && parent != "." && Tree.PassesThroughLink(parent);
+
+    private void RefuseLinks(string path)
+    {
+        if (Tree.PassesThroughLink(_fs.Path.GetRelativePath(Root, path)))
+        {
+            throw new TreeLinkException($"{path} passes through a symbolic link, which the cache never follows");
         }
     }
 

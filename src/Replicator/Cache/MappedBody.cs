@@ -32,8 +32,8 @@ internal sealed unsafe class MappedBody : KeptBody
     }
 
     /// <summary>Keeps large bodies mapped: up to 8 GiB in 4,096 mappings (the kernel allows 65,530), 2 GiB at most each.</summary>
-    public static KeptBodies<MappedBody> Keeper(TimeProvider clock, long byteBudget = 8L << 30, int countBudget = 4096, TimeSpan? idleAfter = null) =>
-        new(clock, Map, byteBudget / 4, byteBudget, countBudget, idleAfter ?? TimeSpan.FromSeconds(30));
+    public static KeptBodies<MappedBody> Keeper(TimeProvider clock, TreeReader tree, long byteBudget = 8L << 30, int countBudget = 4096, TimeSpan? idleAfter = null) =>
+        new(clock, path => Map(tree, path), byteBudget / 4, byteBudget, countBudget, idleAfter ?? TimeSpan.FromSeconds(30));
 
     /// <summary>
     /// <paramref name="count"/> bytes from <paramref name="offset"/>, to hand to a socket send while the lease is held.
@@ -47,9 +47,9 @@ internal sealed unsafe class MappedBody : KeptBody
     }
 
     /// <summary>Maps the file at <paramref name="path"/> as it is when opened; null when it is empty by then.</summary>
-    private static MappedBody? Map(string path)
+    private static MappedBody? Map(TreeReader tree, string path)
     {
-        var handle = NativeFile.OpenForReading(path);
+        var handle = tree.OpenForReading(path);
         try
         {
             var identity = NativeFile.GetIdentity(handle);

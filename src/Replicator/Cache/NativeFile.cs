@@ -19,10 +19,6 @@ internal static partial class NativeFile
     private const int O_DIRECTORY = 0x10000;
     private const int O_CLOEXEC = 0x80000;
 
-    /// <summary>Opens a stored body for reading without ever standing in the way of a writer, a rename or a delete.</summary>
-    public static SafeFileHandle OpenForReading(string path) =>
-        File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-
     public static void Sync(SafeFileHandle file)
     {
         if (fsync((int)file.DangerousGetHandle()) != 0)

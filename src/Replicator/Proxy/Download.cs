@@ -162,6 +162,11 @@ internal sealed class Download
                 store.Health.Failed($"opening the partial body of {Url}", e);
                 return await PassUncachedAsync(exchange, endToEnd);
             }
+            catch (TreeLinkException e)
+            {
+                Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+                return await PassUncachedAsync(exchange, endToEnd);
+            }
 
             var resumeFrom = _partial.Length;
             while (true)
@@ -338,7 +343,7 @@ internal sealed class Download
             else
             {
                 store.Discard(partial);
-                Log.Warning("Not stored {Url:l}: a file and a directory of the cache tree would collide", Url.ToString());
+                Log.Warning("Not stored {Url:l}: a file, a directory or a symbolic link of the cache tree stands in the way", Url.ToString());
             }
         }
         catch (Exception e) when (StorageHealth.IsStorageError(e))

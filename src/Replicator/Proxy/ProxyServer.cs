@@ -18,8 +18,8 @@ internal sealed class ProxyServer
         Settings = settings;
         Clock = clock ?? TimeProvider.System;
         Store = new CacheStore(fileSystem, settings.Root, Clock);
-        CopiedBodies = CopiedBody.Keeper(Clock, Responder.SmallBody);
-        MappedBodies = MappedBody.Keeper(Clock);
+        CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody);
+        MappedBodies = MappedBody.Keeper(Clock, Store.Tree);
         Admission = new ClientAdmission(settings.Access, settings.MaxClientConnections, Clock);
     }
 

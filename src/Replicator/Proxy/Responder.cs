@@ -108,7 +108,7 @@ internal static class Responder
         Microsoft.Win32.SafeHandles.SafeFileHandle file;
         try
         {
-            file = NativeFile.OpenForReading(entry.BodyPath);
+            file = exchange.Server.Store.Tree.OpenForReading(entry.BodyPath);
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {

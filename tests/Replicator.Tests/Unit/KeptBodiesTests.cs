@@ -9,12 +9,23 @@ public sealed class KeptBodiesTests : IDisposable
     private readonly string _directory = Directory.CreateTempSubdirectory("replicator-mapped-").FullName;
     private readonly FakeTimeProvider _clock = new();
 
-    public void Dispose() => Directory.Delete(_directory, recursive: true);
+    public KeptBodiesTests()
+    {
+        Tree = new TreeReader(_directory);
+    }
+
+    private TreeReader Tree { get; }
+
+    public void Dispose()
+    {
+        Tree.Dispose();
+        Directory.Delete(_directory, recursive: true);
+    }
 
     [Fact]
     public void Lease_MapsTheFile_AndASecondLeaseSharesTheMapping()
     {
-        var bodies = MappedBody.Keeper(_clock);
+        var bodies = MappedBody.Keeper(_clock, Tree);
         var (path, bytes) = Write("a", 200_000, seed: 1);
 
         using var first = bodies.Lease(path)!;
@@ -30,7 +41,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void BodyReplacedByRename_IsMappedAfresh_WhileAnOldLeaseKeepsTheOldBytes()
     {
-        var bodies = MappedBody.Keeper(_clock);
+        var bodies = MappedBody.Keeper(_clock, Tree);
         var (path, old) = Write("a", 100_000, seed: 1);
         using var before = bodies.Lease(path)!;
 
@@ -47,7 +58,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void MissingBody_Throws_AndEmptyOrOversizedBodies_AreNotMapped()
     {
-        var bodies = MappedBody.Keeper(_clock, byteBudget: 400_000);
+        var bodies = MappedBody.Keeper(_clock, Tree, byteBudget: 400_000);
         var (empty, _) = Write("empty", 0, seed: 0);
         var (big, _) = Write("big", 100_001, seed: 3);
         var (fits, _) = Write("fits", 100_000, seed: 4);
@@ -63,7 +74,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void OverTheCountBudget_TheLeastRecentlyLeasedGoes_ButStaysReadableWhileLeased()
     {
-        var bodies = MappedBody.Keeper(_clock, countBudget: 2);
+        var bodies = MappedBody.Keeper(_clock, Tree, countBudget: 2);
         var (a, aBytes) = Write("a", 10_000, seed: 1);
         var (b, _) = Write("b", 10_000, seed: 2);
         var (c, _) = Write("c", 10_000, seed: 3);
@@ -82,7 +93,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void IdleMappings_AreLetGo_LeasedOnesAreKept()
     {
-        var bodies = MappedBody.Keeper(_clock, idleAfter: TimeSpan.FromSeconds(30));
+        var bodies = MappedBody.Keeper(_clock, Tree, idleAfter: TimeSpan.FromSeconds(30));
         var (a, _) = Write("a", 10_000, seed: 1);
         var (b, _) = Write("b", 10_000, seed: 2);
         bodies.Lease(a)!.Dispose();
@@ -101,7 +112,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void CopiedBody_HoldsTheBytes_IsCopiedAfreshWhenReplaced_AndTheByteBudgetHolds()
     {
-        var bodies = CopiedBody.Keeper(_clock, largest: 1000, byteBudget: 2500);
+        var bodies = CopiedBody.Keeper(_clock, Tree, largest: 1000, byteBudget: 2500);
         var (a, aBytes) = Write("a", 1000, seed: 1);
         var (b, _) = Write("b", 1000, seed: 2);
         var (c, _) = Write("c", 1000, seed: 3);
