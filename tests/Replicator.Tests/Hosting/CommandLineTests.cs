@@ -127,6 +127,38 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("--config: cannot read", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ShippedServiceConfig_Parses_ListensOnBothFamilies_AndAdmitsPrivateRanges()
+    {
+        var docs = Path.Combine(RepositoryRoot(), "docs");
+        var unit = File.ReadAllText(Path.Combine(docs, "replicator.service"));
+        Assert.Contains("--config /etc/replicator/replicator.conf", unit, StringComparison.Ordinal);
+        Assert.Contains("RestartPreventExitStatus=2", unit, StringComparison.Ordinal);
+
+        var settings = Parse("--config", Path.Combine(docs, "replicator.conf"));
+
+        Assert.Contains(settings.Endpoints, endpoint => endpoint.Address.Equals(IPAddress.Any));
+        Assert.Contains(settings.Endpoints, endpoint => endpoint.Address.Equals(IPAddress.IPv6Any));
+        foreach (var client in (string[])["127.0.0.1", "::1", "10.1.2.3", "172.20.0.1", "192.168.1.1", "fd12::1"])
+        {
+            Assert.True(settings.Access.Allows(IPAddress.Parse(client)), client);
+        }
+
+        Assert.False(settings.Access.Allows(IPAddress.Parse("203.0.113.1")));
+        Assert.Equal("/var/cache/replicator", settings.Root);
+    }
+
+    private static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(directory.FullName, "replicator.sln")))
+        {
+            directory = directory.Parent ?? throw new InvalidOperationException("replicator.sln not found above the test binaries");
+        }
+
+        return directory.FullName;
+    }
+
     private string Write(string text)
     {
         var path = Path.Combine(_dir, "replicator.conf");
