@@ -105,6 +105,29 @@ public sealed class ProgramTests : IDisposable
         Assert.False(File.Exists(pid));
     }
 
+    [Theory]
+    [InlineData("epoll")]
+    [InlineData("poll")]
+    public async Task AfterIdleTimeouts_EveryNewConnectionIsStillServed(string poller)
+    {
+        // Issue 9: a connection closed by its idle timeout left its descriptor number "armed"; the next connection
+        // given that number was never registered and hung for 15 s with no answer.
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/after-idle"] = new OriginFile("answered"u8.ToArray(), CacheControl: "max-age=600");
+        using var replicator = await ReplicatorProcess.StartWithEnvironmentAsync(new() { ["REPLICATOR_POLLER"] = poller }, "--port", "0", "--root", _root, "--threads", "1", "--timeout", "1");
+
+        for (var round = 0; round < 3; round++)
+        {
+            Assert.EndsWith("answered", await RequestAsync(replicator, $"GET {origin.Url("/after-idle")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), StringComparison.Ordinal);
+            using var idle = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await idle.ConnectAsync(replicator.Endpoint);
+            // The proxy closes it after --timeout: the end of stream is what the test waits for.
+            Assert.Equal(0, await idle.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(20)));
+        }
+
+        Assert.EndsWith("answered", await RequestAsync(replicator, $"GET {origin.Url("/after-idle")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Sighup_WithoutRotation_LosesAndOverwritesNoLine()
     {

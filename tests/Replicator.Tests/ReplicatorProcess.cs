@@ -38,9 +38,15 @@ internal sealed partial class ReplicatorProcess : IDisposable
     public static Task<ReplicatorProcess> StartAsync(params string[] args) => StartBareAsync(["--allow-to", "127.0.0.0/8", .. args]);
 
     /// <summary>Starts the program with exactly these arguments.</summary>
-    public static async Task<ReplicatorProcess> StartBareAsync(params string[] args)
+    public static Task<ReplicatorProcess> StartBareAsync(params string[] args) => StartAsync([], args);
+
+    /// <summary>Starts the program with these environment variables set, with <c>--allow-to 127.0.0.0/8</c> and the arguments.</summary>
+    public static Task<ReplicatorProcess> StartWithEnvironmentAsync(Dictionary<string, string> environment, params string[] args) =>
+        StartAsync(environment, ["--allow-to", "127.0.0.0/8", .. args]);
+
+    private static async Task<ReplicatorProcess> StartAsync(Dictionary<string, string> environment, string[] args)
     {
-        var process = Launch(args);
+        var process = Launch(args, environment);
         var running = new ReplicatorProcess(process);
         process.OutputDataReceived += (_, e) => running.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => running.OnLine(e.Data);
@@ -107,7 +113,7 @@ internal sealed partial class ReplicatorProcess : IDisposable
         _process.Dispose();
     }
 
-    private static Process Launch(string[] args)
+    private static Process Launch(string[] args, Dictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -119,6 +125,11 @@ internal sealed partial class ReplicatorProcess : IDisposable
         foreach (var arg in args)
         {
             start.ArgumentList.Add(arg);
+        }
+
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
         }
 
         return Process.Start(start)!;
