@@ -129,6 +129,53 @@ public sealed class ProgramTests : IDisposable
     }
 
     [Fact]
+    public async Task Options_BindV6_Static_Timeout_ConnectPort_WorkInTheRunningProgram()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/s"] = new OriginFile("static"u8.ToArray(), CacheControl: "max-age=0");
+        using var echo = new LoopbackEcho();
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root, "--bind", "::1", "--static", "--timeout", "2", "--finish-below", "0", "--connect-port", echo.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(System.Net.IPAddress.IPv6Loopback, replicator.Endpoint.Address);
+
+        // --static: the second request is served without asking the origin, although max-age=0.
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.EndsWith("static", await RequestAsync(replicator, $"GET {origin.Url("/s")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), StringComparison.Ordinal);
+        }
+
+        Assert.Equal(1, origin.CountRequests("/s"));
+
+        // --connect-port: a tunnel to the echo server's port.
+        using (var tunnel = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await tunnel.ConnectAsync(replicator.Endpoint);
+            await tunnel.SendAsync(Encoding.ASCII.GetBytes($"CONNECT 127.0.0.1:{echo.Port} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            var buffer = new byte[256];
+            var n = await tunnel.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20));
+            Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, n), StringComparison.Ordinal);
+        }
+
+        // --timeout 2: an idle connection is closed by the proxy (the end of stream is what is awaited).
+        using var idle = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+        await idle.ConnectAsync(replicator.Endpoint);
+        Assert.Equal(0, await idle.ReceiveAsync(new byte[1]).WaitAsync(TimeSpan.FromSeconds(20)));
+    }
+
+    [Fact]
+    public async Task Offline_TheRunningProgramNeverConnectsUpstream()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/o"] = new OriginFile("o"u8.ToArray());
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root, "--offline");
+
+        var reply = await RequestAsync(replicator, $"GET {origin.Url("/o")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 504 ", reply, StringComparison.Ordinal);
+        Assert.Contains("offline: ", reply, StringComparison.Ordinal);
+        Assert.Equal(0, origin.CountRequests("/o"));
+    }
+
+    [Fact]
     public async Task Sighup_WithoutRotation_LosesAndOverwritesNoLine()
     {
         const int SIGHUP = 1;
@@ -286,7 +333,7 @@ public sealed class ProgramTests : IDisposable
     /// <summary>Sends raw bytes on a new connection and reads until the proxy closes it.</summary>
     private static async Task<string> RequestAsync(ReplicatorProcess replicator, string request)
     {
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var client = new Socket(replicator.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         await client.ConnectAsync(replicator.Endpoint);
         await client.SendAsync(Encoding.ASCII.GetBytes(request));
         var reply = new MemoryStream();

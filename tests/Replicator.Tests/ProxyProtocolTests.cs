@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
+using Replicator.Proxy;
 
 namespace Replicator.Tests;
 
@@ -146,6 +147,31 @@ public sealed class ProxyProtocolTests
         var body = reply[(reply.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
         Assert.Single(body.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task NameResolvingToLoopback_IsRefusedByDefault()
+    {
+        // "localhost" resolves from /etc/hosts, without any network: the check is made on the resolved addresses.
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Upstream = UpstreamAccess.Default });
+        proxy.Origin.Files["/private"] = new OriginFile("private"u8.ToArray());
+
+        var reply = await proxy.RawAsync($"GET http://localhost:{proxy.Origin.Port}/private HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 403 Forbidden", reply, StringComparison.Ordinal);
+        Assert.Contains("internal address", reply, StringComparison.Ordinal);
+        Assert.Equal(0, proxy.Origin.CountRequests("/private"));
+    }
+
+    [Fact]
+    public async Task PortOutsideTheSafeList_IsRefused()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+
+        var reply = await proxy.RawAsync("GET http://127.0.0.1:25/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 403 Forbidden", reply, StringComparison.Ordinal);
+        Assert.EndsWith("port 25 is not one this proxy reaches (--allow-port opens a port)\n", reply, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,8 +26,14 @@ public sealed class StorageFailureTests
         proxy.Origin.Files["/big.deb"] = new OriginFile(big, CacheControl: "max-age=600");
         proxy.Origin.Files["/small"] = new OriginFile("small"u8.ToArray(), CacheControl: "max-age=600");
 
+        // A download abandoned earlier: its partial is given up to free space.
+        var abandoned = Path.Combine(proxy.Root, ".replicator", "partial", $"127.0.0.1:{proxy.Origin.Port}", "abandoned.deb");
+        Directory.CreateDirectory(Path.GetDirectoryName(abandoned)!);
+        File.WriteAllBytes(abandoned, new byte[200 * 1024]);
+
         Assert.Equal(big, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big.deb")));
         Assert.DoesNotContain(disk.Files(), file => file.Contains("big.deb", StringComparison.Ordinal));
+        Assert.False(File.Exists(abandoned));
         Assert.DoesNotContain(disk.Files(), file => file.Contains("%meta.new", StringComparison.Ordinal));
 
         // While the pause lasts, misses pass through uncached and are answered.
