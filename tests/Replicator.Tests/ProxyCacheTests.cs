@@ -48,6 +48,24 @@ public sealed class ProxyCacheTests
     }
 
     [Fact]
+    public async Task A404AndA304_LeaveNothingInThePartialFolder()
+    {
+        // Issue 10: a declined fetch and a revalidation opened a partial before the origin answered, and the empty
+        // files stayed in .replicator/partial/ for ever.
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/a.txt"] = new OriginFile("a"u8.ToArray(), "text/plain", ETag: "\"a1\"", LastModified: s_modified);
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/a.txt"));
+
+        using var missing = await proxy.Client.GetAsync(proxy.Origin.Url("/missing"));
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("a", await proxy.Client.GetStringAsync(proxy.Origin.Url("/a.txt")));
+        Assert.Equal("\"a1\"", proxy.Origin.Requests.Last().Headers["If-None-Match"]);
+
+        var partials = Path.Combine(proxy.Root, ".replicator", "partial");
+        Assert.Empty(Directory.Exists(partials) ? Directory.EnumerateFiles(partials, "*", SearchOption.AllDirectories) : []);
+    }
+
+    [Fact]
     public async Task Get_RevalidationAnswered200_ReplacesTheStoredCopy()
     {
         await using var proxy = await ProxyFixture.StartAsync();

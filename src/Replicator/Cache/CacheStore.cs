@@ -165,34 +165,57 @@ internal sealed class CacheStore
     }
 
     /// <summary>
-    /// Opens the partial body of <paramref name="relativePath"/>, keeping what an earlier download left when its
-    /// metadata says how to resume it, and emptying it otherwise. One download per path at a time: the caller
-    /// (the download registry) makes sure of that.
+    /// What an earlier download of <paramref name="relativePath"/> left that can be resumed: its length and the
+    /// response it belongs to (which has a validator for If-Range); null when there is nothing to resume. Creates
+    /// nothing: a partial is created only once the origin's answer is known to be a body to store.
     /// </summary>
-    public PartialBody OpenPartial(string relativePath)
+    public (long Length, StoredResponse Response)? FindResumable(string relativePath)
+    {
+        var path = _fs.Path.Join(PartialRoot, relativePath);
+        RefuseLinks(path);
+        var metaPath = path + PartialMetaSuffix;
+        var info = _fs.FileInfo.New(path);
+        if (!info.Exists || info.Length == 0 || !_fs.File.Exists(metaPath))
+        {
+            return null;
+        }
+
+        var resumable = StoredResponse.TryParse(_fs.File.ReadAllBytes(metaPath));
+        return resumable is null || (resumable.ETag is null && resumable.LastModified is null) || (resumable.Length >= 0 && info.Length > resumable.Length)
+            ? null
+            : (info.Length, resumable);
+    }
+
+    /// <summary>
+    /// Opens the partial body of <paramref name="relativePath"/> for <paramref name="stored"/>, keeping its first
+    /// <paramref name="keep"/> bytes (a resume, as <see cref="FindResumable"/> found them) and dropping the rest, and
+    /// records (fsynced) what it will hold. One download per path at a time: the download registry makes sure of
+    /// that. On failure nothing of it is left.
+    /// </summary>
+    public PartialBody OpenPartial(string relativePath, StoredResponse stored, long keep)
     {
         var path = _fs.Path.Join(PartialRoot, relativePath);
         RefuseLinks(path);
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
         var handle = _fs.File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        var length = RandomAccess.GetLength(handle);
-        var metaPath = path + PartialMetaSuffix;
-        var resumable = length > 0 && _fs.File.Exists(metaPath) ? StoredResponse.TryParse(_fs.File.ReadAllBytes(metaPath)) : null;
-        if (resumable is null || (resumable.ETag is null && resumable.LastModified is null) || (resumable.Length >= 0 && length > resumable.Length))
+        var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null);
+        try
         {
-            resumable = null;
-            length = 0;
-            RandomAccess.SetLength(handle, 0);
+            if (RandomAccess.GetLength(handle) < keep)
+            {
+                throw new IOException($"the partial body of {relativePath} is shorter than the {keep} bytes to resume");
+            }
+
+            RandomAccess.SetLength(handle, keep);
+            WriteDurably(partial.MetaPath, stored);
+            return partial;
         }
-
-        return new PartialBody(relativePath, path, handle, length, resumable);
-    }
-
-    /// <summary>Starts the partial anew for <paramref name="stored"/>: empties it and records (fsynced) what it will hold.</summary>
-    public void RestartPartial(PartialBody partial, StoredResponse stored, long keep)
-    {
-        RandomAccess.SetLength(partial.Handle, keep);
-        WriteDurably(partial.MetaPath, stored);
+        catch
+        {
+            handle.Dispose();
+            Discard(partial);
+            throw;
+        }
     }
 
     /// <summary>

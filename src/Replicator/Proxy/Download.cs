@@ -153,13 +153,14 @@ internal sealed class Download
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
+            (long Length, StoredResponse Response)? existing;
             try
             {
-                _partial = store.OpenPartial(RelativePath);
+                existing = store.FindResumable(RelativePath);
             }
             catch (Exception e) when (StorageHealth.IsStorageError(e))
             {
-                store.Health.Failed($"opening the partial body of {Url}", e);
+                store.Health.Failed($"reading the partial body of {Url}", e);
                 return await PassUncachedAsync(exchange, endToEnd);
             }
             catch (TreeLinkException e)
@@ -168,13 +169,13 @@ internal sealed class Download
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
-            var resumeFrom = _partial.Length;
+            var resumeFrom = existing?.Length ?? 0;
             while (true)
             {
                 var headers = endToEnd.Clone();
                 if (resumeFrom > 0)
                 {
-                    var resumable = _partial.Resumable!;
+                    var resumable = existing!.Value.Response;
                     headers.Set("Range", $"bytes={resumeFrom.ToString(CultureInfo.InvariantCulture)}-");
                     headers.Set("If-Range", resumable.ETag ?? HttpDate.Format(resumable.LastModified!.Value));
                 }
@@ -201,12 +202,20 @@ internal sealed class Download
                 Stored = Describe(exchange, response, requestTime);
                 try
                 {
-                    store.RestartPartial(_partial, Stored, resumed ? resumeFrom : 0);
+                    // Only now, with a body to store, is a partial created (or the one resumed reopened).
+                    _partial = store.OpenPartial(RelativePath, Stored, resumed ? resumeFrom : 0);
                 }
-                catch (Exception e) when (StorageHealth.IsStorageError(e))
+                catch (Exception e) when (StorageHealth.IsStorageError(e) || e is TreeLinkException)
                 {
-                    store.Health.Failed($"starting the partial body of {Url}", e);
-                    store.Discard(_partial);
+                    if (e is TreeLinkException)
+                    {
+                        Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+                    }
+                    else
+                    {
+                        store.Health.Failed($"starting the partial body of {Url}", e);
+                    }
+
                     Stored = null;
                     if (!resumed)
                     {
@@ -218,6 +227,7 @@ internal sealed class Download
                     upstream.Dispose();
                     return await PassUncachedAsync(exchange, endToEnd);
                 }
+
                 Interlocked.Exchange(ref _available, resumed ? resumeFrom : 0);
                 _writebackStarted = Available;
                 if (resumed)

@@ -60,6 +60,50 @@ public class CacheStoreTests
         Assert.Equal("application/vnd.debian.binary-package", store.Lookup("h:80/pool/x.deb")!.Response.Headers["Content-Type"]);
     }
 
+    [Theory]
+    [InlineData(5, 10, "\"e\"", true, true)] // a validator, bytes short of the whole: resumed
+    [InlineData(5, -1, "\"e\"", true, true)] // length unknown (chunked): resumed
+    [InlineData(0, 10, "\"e\"", true, false)] // nothing written yet
+    [InlineData(12, 10, "\"e\"", true, false)] // more bytes than the response has: not this response's
+    [InlineData(5, 10, null, true, false)] // no ETag and no Last-Modified: If-Range impossible
+    [InlineData(5, 10, "\"e\"", false, false)] // no metadata: whose bytes are these?
+    public void FindResumable_DecidesFromTheBytesAndTheirMetadata(int written, long length, string? etag, bool withMeta, bool resumable)
+    {
+        var fs = new MockFileSystem();
+        var store = new CacheStore(fs, Root);
+        fs.AddFile("/cache/.replicator/partial/h:80/big.deb", new MockFileData(new byte[written]));
+        if (withMeta)
+        {
+            var headers = new HttpHeaders();
+            if (etag is not null)
+            {
+                headers.Add("ETag", etag);
+            }
+
+            var stored = new StoredResponse { Headers = headers, RequestTime = s_stamp, ResponseTime = s_stamp, Length = length, BodyStamp = s_stamp };
+            fs.AddFile("/cache/.replicator/partial/h:80/big.deb%meta", new MockFileData(stored.Serialize()));
+        }
+
+        var found = store.FindResumable("h:80/big.deb");
+
+        Assert.Equal(resumable, found is not null);
+        if (found is { } resume)
+        {
+            Assert.Equal(written, resume.Length);
+            Assert.Equal(etag, resume.Response.ETag);
+        }
+    }
+
+    [Fact]
+    public void FindResumable_NothingThere_CreatesNothing()
+    {
+        var fs = new MockFileSystem();
+        var store = new CacheStore(fs, Root);
+
+        Assert.Null(store.FindResumable("h:80/none"));
+        Assert.False(fs.Directory.Exists("/cache/.replicator/partial"));
+    }
+
     private static StoredResponse Stored(long length, string type)
     {
         var headers = new HttpHeaders();
