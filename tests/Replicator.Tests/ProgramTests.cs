@@ -176,6 +176,33 @@ public sealed class ProgramTests : IDisposable
     }
 
     [Fact]
+    public async Task ClientHangingUpDuringAPassThrough_IsBlamedOnTheClient_NotTheOrigin()
+    {
+        // Issue 10: "502 upstream ... broke off the body: Connection reset by peer", and an access line with ERROR,
+        // when it was the client that left.
+        await using var origin = await TestOrigin.StartAsync();
+        origin.Files["/big"] = new OriginFile(new byte[16 * 1024 * 1024], CacheControl: "no-store");
+        using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
+        var url = origin.Url("/big");
+        var logged = replicator.WaitForLineAsync(line => line.Contains($" GET {url} ", StringComparison.Ordinal));
+
+        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await client.ConnectAsync(replicator.Endpoint);
+            await client.SendAsync(Encoding.ASCII.GetBytes($"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            var buffer = new byte[65536];
+            Assert.True(await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20)) > 0);
+            client.LingerState = new LingerOption(true, 0);
+        }
+
+        await logged.WaitAsync(TimeSpan.FromSeconds(30));
+        var output = string.Join('\n', replicator.Output);
+        Assert.DoesNotContain("broke off the body", output, StringComparison.Ordinal);
+        Assert.Contains("hung up", output, StringComparison.Ordinal);
+        Assert.Matches($@" GET {System.Text.RegularExpressions.Regex.Escape(url)} 200 \d+ PASS \d+ms", output);
+    }
+
+    [Fact]
     public async Task Sighup_WithoutRotation_LosesAndOverwritesNoLine()
     {
         const int SIGHUP = 1;

@@ -168,6 +168,11 @@ internal sealed class ClientSession : IDisposable
         {
             await FailAsync(exchange, e);
         }
+        catch (ClientGoneException e)
+        {
+            Log.Information("{Client:l} hung up during {Url:l}: {Reason:l}", exchange.ClientName, exchange.Url?.ToString() ?? exchange.Request.Target, e.InnerException?.Message ?? e.Message);
+            exchange.KeepAlive = false;
+        }
     }
 
     private static async ValueTask FailAsync(Exchange exchange, ProxyException error)

@@ -87,13 +87,27 @@ internal static class Forwarder
         var pacer = Pacer.For(exchange.Server.Settings.Limit, exchange.Fiber);
         try
         {
-            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendBodyAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
+            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendToClientAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
             {
                 if (pacer is not null)
                 {
                     await pacer.PaceAsync(exchange.Fiber, reader.Read);
                 }
             }
+        }
+        catch (ClientGoneException)
+        {
+            // The client's doing: the upstream connection is sound only if its body was read to the end.
+            if (reader.IsDone)
+            {
+                Release(upstream, response, framing);
+            }
+            else
+            {
+                upstream.Dispose();
+            }
+
+            throw;
         }
         catch (Exception e) when (e is IOException or HttpParseException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
         {
@@ -137,6 +151,19 @@ internal static class Forwarder
 
         exchange.KeepAlive = false;
         return new Framing(BodyKind.UntilClose);
+    }
+
+    /// <summary>Sends a piece of body to the client; a failure to is the client's (<see cref="ClientGoneException"/>).</summary>
+    private static async ValueTask SendToClientAsync(Exchange exchange, ReadOnlyMemory<byte> piece, bool chunked)
+    {
+        try
+        {
+            await SendBodyAsync(exchange, piece, chunked);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or Fibers.FiberTimeoutException or IOException)
+        {
+            throw new ClientGoneException($"the client went away during the body: {e.Message}", e);
+        }
     }
 
     /// <summary>Sends a piece of body, as one chunk when the client's framing is chunked.</summary>

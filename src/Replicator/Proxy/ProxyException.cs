@@ -52,6 +52,12 @@ internal sealed class ProxyException : Exception
     };
 }
 
+/// <summary>
+/// The client went away (or stopped reading) while a response was being sent: its doing, never the origin's. The
+/// connection is closed; nothing is answered.
+/// </summary>
+internal sealed class ClientGoneException(string message, Exception inner) : IOException(message, inner);
+
 /// <summary>The outcome column of the access log.</summary>
 internal static class Outcomes
 {
