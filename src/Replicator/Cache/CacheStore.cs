@@ -38,7 +38,20 @@ internal sealed class CacheEntryChangedException : Exception
 /// <summary>A write of the tree would go through a symbolic link: refused, and not a failure of the storage.</summary>
 internal sealed class TreeLinkException(string message) : Exception(message);
 
-internal sealed record CachedEntry(string RelativePath, string BodyPath, long Length, StoredResponse Response);
+internal sealed record CachedEntry(string RelativePath, string BodyPath, long Length, StoredResponse Response)
+{
+    /// <summary>The body is no longer there.</summary>
+    public CacheEntryChangedException Gone(Exception cause) => new(RelativePath, $"{RelativePath} is gone", cause);
+
+    /// <summary>Throws when the body found is not the length its metadata says (replaced or edited by hand).</summary>
+    public void CheckLength(long length)
+    {
+        if (length != Length)
+        {
+            throw new CacheEntryChangedException(RelativePath, $"{RelativePath} is {length} bytes, its metadata says {Length}");
+        }
+    }
+}
 
 /// <summary>
 /// A body being written, outside the tree until <see cref="CacheStore.Commit"/> moves it in whole. It may hold
@@ -69,6 +82,12 @@ internal sealed class PartialBody : IDisposable
 
     /// <summary>The response the existing bytes belong to, when they can be resumed.</summary>
     public StoredResponse? Resumable { get; }
+
+    /// <summary>Writes a piece of body at <paramref name="offset"/> (an IOException when the disk refuses it).</summary>
+    public void Write(long offset, ReadOnlySpan<byte> piece) => RandomAccess.Write(Handle, piece, offset);
+
+    /// <summary>Starts writing a range out to disk without waiting (see <see cref="NativeFile.StartWriteback"/>).</summary>
+    public void StartWriteback(long offset, long count) => NativeFile.StartWriteback(Handle, offset, count);
 
     public void Dispose() => Handle.Dispose();
 }
@@ -163,6 +182,40 @@ internal sealed class CacheStore
 
         return new CachedEntry(relativePath, body, length, stored);
     }
+
+    /// <summary>
+    /// Opens a stored body to serve it; <see cref="CacheEntryChangedException"/> when it is gone, passes through a
+    /// link, or is not the length its metadata says.
+    /// </summary>
+    public SafeFileHandle OpenBody(CachedEntry entry)
+    {
+        SafeFileHandle file;
+        try
+        {
+            file = Tree.OpenForReading(entry.BodyPath);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw entry.Gone(e);
+        }
+
+        try
+        {
+            entry.CheckLength(RandomAccess.GetLength(file));
+            return file;
+        }
+        catch
+        {
+            file.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The host directories of the tree (host:port), sorted; the private directory is not one.</summary>
+    public IReadOnlyList<string> ListHosts() =>
+        _fs.Directory.Exists(Root)
+            ? [.. _fs.Directory.EnumerateDirectories(Root).Select(_fs.Path.GetFileName).OfType<string>().Where(name => name != CacheLayout.PrivateDirectory).Order(StringComparer.Ordinal)]
+            : [];
 
     /// <summary>
     /// What an earlier download of <paramref name="relativePath"/> left that can be resumed: its length and the

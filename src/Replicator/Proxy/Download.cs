@@ -27,7 +27,7 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed class Download
 {
-    /// <summary>Every this many bytes, writeback of the body so far is started (see <see cref="NativeFile.StartWriteback"/>).</summary>
+    /// <summary>Every this many bytes, writeback of the body so far is started (see <see cref="PartialBody.StartWriteback"/>).</summary>
     private const long WritebackStep = 16 * 1024 * 1024;
 
     /// <summary>The most of a body kept in memory once the disk refused it; past that the download fails.</summary>
@@ -373,7 +373,7 @@ internal sealed class Download
         {
             try
             {
-                RandomAccess.Write(_partial!.Handle, piece.Span, Available);
+                _partial!.Write(Available, piece.Span);
             }
             catch (Exception e) when (StorageHealth.IsStorageError(e))
             {
@@ -398,7 +398,7 @@ internal sealed class Download
         var available = Interlocked.Add(ref _available, piece.Length);
         if (TailStart < 0 && available - _writebackStarted >= WritebackStep)
         {
-            NativeFile.StartWriteback(_partial!.Handle, _writebackStarted, available - _writebackStarted);
+            _partial!.StartWriteback(_writebackStarted, available - _writebackStarted);
             _writebackStarted = available;
         }
 

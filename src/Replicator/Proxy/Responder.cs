@@ -59,14 +59,14 @@ internal static class Responder
         }
         catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
         {
-            throw Gone(entry, e);
+            throw entry.Gone(e);
         }
     }
 
     /// <summary>Serves a small body from its copy in memory, in the same send as the head.</summary>
     private static async ValueTask ServeCopiedAsync(Exchange exchange, CachedEntry entry, StoredResponse stored, CopiedBody body)
     {
-        CheckLength(entry, body.Length);
+        entry.CheckLength(body.Length);
         var plan = Plan(exchange, stored, body.Length);
         var count = (int)plan.Count;
         var buffer = ArrayPool<byte>.Shared.Rent(plan.Head.Length + count);
@@ -85,7 +85,7 @@ internal static class Responder
     /// <summary>Serves a large body to a client on this host by copying it from its mapping (see <see cref="MappedBody"/>).</summary>
     private static async ValueTask ServeMappedAsync(Exchange exchange, CachedEntry entry, StoredResponse stored, MappedBody body)
     {
-        CheckLength(entry, body.Length);
+        entry.CheckLength(body.Length);
         var plan = Plan(exchange, stored, body.Length);
         await exchange.SendAsync(plan.Head);
         if (plan.Count <= 0)
@@ -105,34 +105,13 @@ internal static class Responder
     /// <summary>Serves a body from its file with sendfile(2): large bodies for remote clients, and any body not kept.</summary>
     private static async ValueTask ServeFromDiskAsync(Exchange exchange, CachedEntry entry, StoredResponse stored)
     {
-        Microsoft.Win32.SafeHandles.SafeFileHandle file;
-        try
-        {
-            file = exchange.Server.Store.Tree.OpenForReading(entry.BodyPath);
-        }
-        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw Gone(entry, e);
-        }
-
-        using var _ = file;
-        var length = RandomAccess.GetLength(file);
-        CheckLength(entry, length);
+        using var file = exchange.Server.Store.OpenBody(entry);
+        var length = entry.Length;
         var plan = Plan(exchange, stored, length);
         await exchange.SendAsync(plan.Head);
         if (plan.Count > 0)
         {
             await exchange.SendFileAsync(file, plan.Offset, plan.Count);
-        }
-    }
-
-    private static CacheEntryChangedException Gone(CachedEntry entry, Exception e) => new(entry.RelativePath, $"{entry.RelativePath} is gone", e);
-
-    private static void CheckLength(CachedEntry entry, long length)
-    {
-        if (length != entry.Length)
-        {
-            throw new CacheEntryChangedException(entry.RelativePath, $"{entry.RelativePath} is {length} bytes, its metadata says {entry.Length}");
         }
     }
 

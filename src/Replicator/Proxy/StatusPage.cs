@@ -21,9 +21,7 @@ internal static class StatusPage
         }
 
         var root = exchange.Server.Store.Root;
-        var hosts = Directory.Exists(root)
-            ? Directory.EnumerateDirectories(root).Select(Path.GetFileName).Where(name => name != CacheLayout.PrivateDirectory).Order(StringComparer.Ordinal).ToList()
-            : [];
+        var hosts = exchange.Server.Store.ListHosts();
         var html = new StringBuilder();
         html.Append("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Replicator</title></head><body>\n");
         html.Append("<h1>Replicator</h1>\n<p>A caching HTTP mirror proxy. Set it as the HTTP proxy of a browser or of apt ");

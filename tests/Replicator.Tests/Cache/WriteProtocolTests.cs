@@ -1,0 +1,110 @@
+using System.IO.Abstractions;
+using System.IO.Abstractions.TestingHelpers;
+using Replicator.Cache;
+using Replicator.Http;
+
+namespace Replicator.Tests.Cache;
+
+/// <summary>
+/// The cache's write protocol on a real directory (bodies are written through file handles): a partial is created
+/// with its metadata, written, committed into the tree (fsync, metadata, rename) or abandoned, and resumed.
+/// </summary>
+public sealed class WriteProtocolTests : IDisposable
+{
+    private static readonly DateTimeOffset s_stamp = new(2024, 5, 6, 7, 8, 9, TimeSpan.Zero);
+    private readonly string _root = Directory.CreateTempSubdirectory("replicator-store-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    [Fact]
+    public void OpenWriteCommit_PutsTheWholeBodyInTheTree_WithItsMetadata_AndNoPartialStays()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        var stored = Stored(length: 6);
+
+        using (var partial = store.OpenPartial("h:80/pool/x.deb", stored, keep: 0))
+        {
+            partial.Write(0, "abc"u8);
+            partial.Write(3, "def"u8);
+            Assert.True(store.Commit(partial, stored));
+        }
+
+        Assert.Equal("abcdef", File.ReadAllText(Path.Combine(_root, "h:80/pool/x.deb")));
+        Assert.Equal(s_stamp.UtcDateTime, File.GetLastWriteTimeUtc(Path.Combine(_root, "h:80/pool/x.deb")));
+        Assert.True(File.Exists(Path.Combine(_root, ".replicator/meta/h:80/pool/x.deb")));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_root, ".replicator/partial"), "*", SearchOption.AllDirectories));
+        var entry = new CacheStore(new FileSystem(), _root).Lookup("h:80/pool/x.deb")!;
+        Assert.False(entry.Response.Synthesized);
+        Assert.Equal("\"e1\"", entry.Response.ETag);
+    }
+
+    [Fact]
+    public void AnInterruptedPartial_IsFoundResumable_AndReopenedKeepingItsBytes()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        var stored = Stored(length: 6);
+        using (var partial = store.OpenPartial("h:80/x", stored, keep: 0))
+        {
+            partial.Write(0, "abcd"u8);
+        }
+
+        var (length, response) = store.FindResumable("h:80/x")!.Value;
+        Assert.Equal(4, length);
+        Assert.Equal("\"e1\"", response.ETag);
+
+        using (var resumed = store.OpenPartial("h:80/x", stored, keep: 2))
+        {
+            resumed.Write(2, "CDEF"u8);
+            Assert.True(store.Commit(resumed, stored));
+        }
+
+        Assert.Equal("abCDEF", File.ReadAllText(Path.Combine(_root, "h:80/x")));
+    }
+
+    [Fact]
+    public void Discard_RemovesThePartialAndItsMetadata_AndTheHandleStillReads()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        using var partial = store.OpenPartial("h:80/gone", Stored(length: 3), keep: 0);
+        partial.Write(0, "xyz"u8);
+
+        store.Discard(partial);
+
+        Assert.Null(store.FindResumable("h:80/gone"));
+        Assert.Empty(Directory.EnumerateFiles(Path.Combine(_root, ".replicator/partial"), "*", SearchOption.AllDirectories));
+        var read = new byte[3];
+        Assert.Equal(3, RandomAccess.Read(partial.Handle, read, 0));
+    }
+
+    [Fact]
+    public void Commit_WhereADirectoryStands_IsRefusedAndTouchesNothing()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        Directory.CreateDirectory(Path.Combine(_root, "h:80/dir/inside"));
+        using var partial = store.OpenPartial("h:80/dir", Stored(length: 1), keep: 0);
+        partial.Write(0, "d"u8);
+
+        Assert.False(store.Commit(partial, Stored(length: 1)));
+        Assert.True(Directory.Exists(Path.Combine(_root, "h:80/dir/inside")));
+    }
+
+    [Fact]
+    public void ListHosts_NamesTheHostDirectories_NotThePrivateOne()
+    {
+        var fs = new MockFileSystem();
+        fs.AddDirectory("/cache/b.org:80");
+        fs.AddDirectory("/cache/a.org:8080");
+        fs.AddDirectory("/cache/.replicator/meta");
+
+        Assert.Equal(["a.org:8080", "b.org:80"], new CacheStore(fs, "/cache").ListHosts());
+        Assert.Empty(new CacheStore(new MockFileSystem(), "/nothing").ListHosts());
+    }
+
+    private static StoredResponse Stored(long length)
+    {
+        var headers = new HttpHeaders();
+        headers.Add("ETag", "\"e1\"");
+        headers.Add("Content-Type", "application/octet-stream");
+        return new StoredResponse { Headers = headers, RequestTime = s_stamp, ResponseTime = s_stamp, Length = length, BodyStamp = s_stamp };
+    }
+}
