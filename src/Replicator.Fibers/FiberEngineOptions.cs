@@ -22,8 +22,15 @@ public enum ListenerDistribution
 
 public sealed class FiberEngineOptions
 {
-    /// <summary>Number of loops (threads); default one per core.</summary>
-    public int LoopCount { get; init; } = Environment.ProcessorCount;
+    /// <summary>
+    /// Two loops per core: with clients on the same host reading as fast as we send, more loops than cores let the
+    /// scheduler run a loop beside each reader, and a few heavy connections rarely share one loop
+    /// (docs/benchmarks.md, "How the hit paths were made faster"). An idle loop costs a blocked thread.
+    /// </summary>
+    public static int DefaultLoopCount => 2 * Environment.ProcessorCount;
+
+    /// <summary>Number of loops (threads); default <see cref="DefaultLoopCount"/>.</summary>
+    public int LoopCount { get; init; } = DefaultLoopCount;
 
     public PollerKind Poller { get; init; } = PollerKind.Epoll;
 
@@ -37,16 +44,4 @@ public sealed class FiberEngineOptions
 
     /// <summary>Listen backlog of each listening socket.</summary>
     public int Backlog { get; init; } = 1024;
-
-    /// <summary>The distribution named by REPLICATOR_DISTRIBUTION (reuseport or handoff), else <paramref name="fallback"/>.</summary>
-    public static ListenerDistribution DistributionFromEnvironment(ListenerDistribution fallback) =>
-        Environment.GetEnvironmentVariable("REPLICATOR_DISTRIBUTION") is { } name && Enum.TryParse<ListenerDistribution>(name, ignoreCase: true, out var distribution)
-            ? distribution
-            : fallback;
-
-    /// <summary>The poller named by the environment variable REPLICATOR_POLLER (epoll or poll), else epoll.</summary>
-    public static PollerKind PollerFromEnvironment() =>
-        Environment.GetEnvironmentVariable("REPLICATOR_POLLER") is { } name && Enum.TryParse<PollerKind>(name, ignoreCase: true, out var kind)
-            ? kind
-            : PollerKind.Epoll;
 }

@@ -29,7 +29,7 @@ public sealed class AccessTests
     [InlineData("fd00::/8", "HTTP/1.1 403")]
     public async Task IPv6Client_IsJudgedByItsRange(string spec, string expected)
     {
-        await using var proxy = await ProxyFixture.StartAsync(s => s with { Endpoints = [new IPEndPoint(IPAddress.IPv6Loopback, 0)], Access = ClientAccess.Parse([spec]) });
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Endpoint = new IPEndPoint(IPAddress.IPv6Loopback, 0), Access = ClientAccess.Parse([spec]) });
         proxy.Origin.Files["/v6"] = new OriginFile("six"u8.ToArray());
 
         var reply = await SendFromAsync(IPAddress.IPv6Loopback, proxy.Endpoint, $"GET {proxy.Origin.Url("/v6")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");

@@ -2,8 +2,8 @@ using System.IO.Abstractions;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Replicator.Cache;
 using Replicator.Fibers;
-using Replicator.Hosting;
 using Replicator.Proxy;
 
 namespace Replicator.Tests;
@@ -28,9 +28,6 @@ internal sealed class ProxyFixture : IAsyncDisposable
         Client = NewClient();
     }
 
-    /// <summary>The upstream rules of every test: the defaults, with loopback opened for the test's own origins.</summary>
-    public static UpstreamAccess LoopbackOrigins { get; } = new([AddressRange.Loopback4, AddressRange.Loopback6], []);
-
     public TestOrigin Origin { get; }
 
     public ProxyServer Server { get; }
@@ -46,20 +43,19 @@ internal sealed class ProxyFixture : IAsyncDisposable
     public IReadOnlyList<FiberLoop> Loops => _engine.Loops;
 
     /// <param name="configureAfterOrigin">Runs once the origin listens (its port known), before <paramref name="configure"/>.</param>
-    public static async Task<ProxyFixture> StartAsync(Func<Settings, Settings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort, Action<TestOrigin>? configureAfterOrigin = null)
+    public static async Task<ProxyFixture> StartAsync(Func<FixtureSettings, FixtureSettings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort, Action<TestOrigin>? configureAfterOrigin = null)
     {
         var origin = await TestOrigin.StartAsync();
         configureAfterOrigin?.Invoke(origin);
         var root = Path.Combine(Path.GetTempPath(), "replicator-test-" + Guid.NewGuid().ToString("N"), "cache");
-        // The origin is on loopback, which the proxy refuses to reach by default (as with --allow-to 127.0.0.0/8).
-        var settings = new Settings { Endpoints = [new IPEndPoint(IPAddress.Loopback, 0)], Root = root, Upstream = LoopbackOrigins };
+        var settings = new FixtureSettings { Root = root };
         settings = configure?.Invoke(settings) ?? settings;
         var ownsRoot = settings.Root == root;
         root = settings.Root;
         clock ??= TimeProvider.System;
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock, Distribution = distribution });
-        var server = new ProxyServer(settings, new FileSystem(), clock);
-        var endpoint = server.Listen(engine)[0];
+        var server = new ProxyServer(settings.ToProxyOptions(), settings.ToCacheOptions(), new FileSystem(), clock);
+        var endpoint = server.Listen(engine, settings.Endpoint);
         engine.Start();
         return new ProxyFixture(origin, engine, server, root, endpoint, clock) { _ownsRoot = ownsRoot };
     }
@@ -109,4 +105,65 @@ internal sealed class ProxyFixture : IAsyncDisposable
             Directory.Delete(top, recursive: true);
         }
     }
+}
+
+/// <summary>
+/// The options a test changes, flat (<c>s => s with { Static = true }</c>), mapped onto the proxy's and the cache's
+/// options; every other value is the program's default.
+/// </summary>
+internal sealed record FixtureSettings
+{
+    /// <summary>The upstream rules of every test: the defaults, with loopback opened for the test's own origins (as --allow-to 127.0.0.0/8).</summary>
+    public static UpstreamAccess LoopbackOrigins { get; } = new([AddressRange.Loopback4, AddressRange.Loopback6], []);
+
+    public IPEndPoint Endpoint { get; init; } = new(IPAddress.Loopback, 0);
+
+    public required string Root { get; init; }
+
+    public TimeSpan Timeout { get; init; } = ProxyOptions.Defaults.Timeout;
+
+    public TimeSpan RequestHeadTimeout { get; init; } = ProxyOptions.Defaults.RequestHeadTimeout;
+
+    public TimeSpan ResponseHeadTimeout { get; init; } = ProxyOptions.Defaults.ResponseHeadTimeout;
+
+    public int MaxClientConnections { get; init; } = ProxyOptions.Defaults.MaxClientConnections;
+
+    public ClientAccess Access { get; init; } = ProxyOptions.Defaults.Access;
+
+    public UpstreamAccess Upstream { get; init; } = LoopbackOrigins;
+
+    public IReadOnlySet<int> ConnectPorts { get; init; } = ProxyOptions.Defaults.ConnectPorts;
+
+    public ParentProxy? External { get; init; }
+
+    public long Limit { get; init; }
+
+    public bool Static { get; init; }
+
+    public bool Offline { get; init; }
+
+    public PathMapping Mapping { get; init; } = PathMapping.None;
+
+    public long FinishBelow { get; init; } = CacheOptions.Defaults.FinishBelow;
+
+    public ProxyOptions ToProxyOptions() => new()
+    {
+        Timeout = Timeout,
+        RequestHeadTimeout = RequestHeadTimeout,
+        ResponseHeadTimeout = ResponseHeadTimeout,
+        MaxClientConnections = MaxClientConnections,
+        Access = Access,
+        Upstream = Upstream,
+        ConnectPorts = ConnectPorts,
+        External = External,
+        Limit = Limit,
+    };
+
+    public CacheOptions ToCacheOptions() => new()
+    {
+        Root = Root,
+        Mapping = Mapping,
+        Serve = Offline ? ServeWithoutAsking.Offline : Static ? ServeWithoutAsking.Static : ServeWithoutAsking.Never,
+        FinishBelow = FinishBelow,
+    };
 }

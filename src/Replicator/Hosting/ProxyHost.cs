@@ -23,24 +23,24 @@ internal static class ProxyHost
         TextWriter output;
         try
         {
-            output = OpenLog(settings.LogFile);
+            output = OpenLog(settings.Host.LogFile);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"replicator: cannot open the log {settings.LogFile}: {e.Message}");
+            Console.Error.WriteLine($"replicator: cannot open the log {settings.Host.LogFile}: {e.Message}");
             return 1;
         }
 
         // Buffered and flushed four times a second: one write per access-log line would cost a system call per request.
-        var sink = new FiberLogSink(output, settings.Debug ? FiberLogMode.Debug : FiberLogMode.Gather, flushEachWrite: false);
+        var sink = new FiberLogSink(output, settings.Host.Debug ? FiberLogMode.Debug : FiberLogMode.Gather, flushEachWrite: false);
         using var flusher = new Timer(_ => sink.Flush(), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
         using var reopen = PosixSignalRegistration.Create(PosixSignal.SIGHUP, context =>
         {
             context.Cancel = true;
-            ReopenLog(sink, settings.LogFile);
+            ReopenLog(sink, settings.Host.LogFile);
         });
         Log.Logger = new LoggerConfiguration()
-            .MinimumLevel.Is(settings.Verbosity switch { 0 => LogEventLevel.Information, 1 => LogEventLevel.Debug, _ => LogEventLevel.Verbose })
+            .MinimumLevel.Is(settings.Host.Verbosity switch { 0 => LogEventLevel.Information, 1 => LogEventLevel.Debug, _ => LogEventLevel.Verbose })
             .WriteTo.Sink(sink)
             .CreateLogger();
         try
@@ -50,7 +50,7 @@ internal static class ProxyHost
         finally
         {
             sink.Flush();
-            if (settings.PidFile is { } pidFile)
+            if (settings.Host.PidFile is { } pidFile)
             {
                 File.Delete(pidFile);
             }
@@ -61,44 +61,44 @@ internal static class ProxyHost
     {
         try
         {
-            Directory.CreateDirectory(settings.Root);
+            Directory.CreateDirectory(settings.Cache.Root);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return StartupFailure($"cannot create the cache root {settings.Root}: {e.Message}");
+            return StartupFailure($"cannot create the cache root {settings.Cache.Root}: {e.Message}");
         }
 
         try
         {
-            if (settings.PidFile is { } pidFile)
+            if (settings.Host.PidFile is { } pidFile)
             {
                 File.WriteAllText(pidFile, Environment.ProcessId + "\n");
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return StartupFailure($"cannot write the pid file {settings.PidFile}: {e.Message}");
+            return StartupFailure($"cannot write the pid file {settings.Host.PidFile}: {e.Message}");
         }
 
         using var engine = new FiberEngine(new FiberEngineOptions
         {
-            LoopCount = settings.Threads,
-            Poller = FiberEngineOptions.PollerFromEnvironment(),
-            Distribution = FiberEngineOptions.DistributionFromEnvironment(ListenerDistribution.ReusePort),
+            LoopCount = settings.Host.Threads,
+            Poller = settings.Host.Poller,
+            Distribution = settings.Host.Distribution,
         });
-        var proxy = new ProxyServer(settings, new FileSystem());
+        var proxy = new ProxyServer(settings.Proxy, settings.Cache, new FileSystem());
         // Before the first "listening" line: whoever reads it may signal at once.
         using var signals = engine.StopOnSignals(s_stopGrace);
-        foreach (var endpoint in settings.Endpoints)
+        foreach (var endpoint in settings.Host.Endpoints)
         {
             try
             {
-                var bound = engine.Listen(endpoint, proxy.Serve);
-                Log.Information("Replicator listening on {Endpoint:l}, cache in {Root:l}", bound.ToString(), settings.Root);
-                if (settings.LogFile is not null)
+                var bound = proxy.Listen(engine, endpoint);
+                Log.Information("Replicator listening on {Endpoint:l}, cache in {Root:l}", bound.ToString(), settings.Cache.Root);
+                if (settings.Host.LogFile is not null)
                 {
                     // With a log file, the operator still sees where it listens.
-                    Console.WriteLine($"Replicator listening on {bound}, cache in {settings.Root}, log in {settings.LogFile}");
+                    Console.WriteLine($"Replicator listening on {bound}, cache in {settings.Cache.Root}, log in {settings.Host.LogFile}");
                 }
 
                 sink.Flush();

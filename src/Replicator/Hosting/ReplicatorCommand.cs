@@ -74,19 +74,19 @@ internal sealed class CommandOptions
 
     public RootCommand Command { get; }
 
-    public Option<int> Port { get; } = Integer("--port", "-p", "TCP port to listen on (0: any free port)", 8080, 0, 65535, "a TCP port (0-65535)");
+    public Option<int> Port { get; } = Integer("--port", "-p", "TCP port to listen on (0: any free port)", HostOptions.DefaultPort, 0, 65535, "a TCP port (0-65535)");
 
-    public Option<IPAddress[]> Bind { get; } = Addresses("--bind", "-b", "address to listen on, IPv4 or IPv6 (repeatable)", IPAddress.Loopback);
+    public Option<IPAddress[]> Bind { get; } = Addresses("--bind", "-b", "address to listen on, IPv4 or IPv6 (repeatable)", HostOptions.Defaults.Endpoints[0].Address);
 
-    public Option<string> Root { get; } = new("--root", "-r") { Description = "cache root directory (created if missing)", DefaultValueFactory = _ => "cache" };
+    public Option<string> Root { get; } = new("--root", "-r") { Description = "cache root directory (created if missing)", DefaultValueFactory = _ => Cache.CacheOptions.Defaults.Root };
 
-    public Option<int> Timeout { get; } = Integer("--timeout", "-t", "inactivity timeout of each socket wait, in seconds", 15, 1, 86400, "a number of seconds (1-86400)");
+    public Option<int> Timeout { get; } = Integer("--timeout", "-t", "inactivity timeout of each socket wait, in seconds", Seconds(Proxy.ProxyOptions.Defaults.Timeout), 1, 86400, "a number of seconds (1-86400)");
 
-    public Option<int> HeadTimeout { get; } = Integer("--head-timeout", null, "seconds a client has to send a whole request head", 30, 1, 86400, "a number of seconds (1-86400)");
+    public Option<int> HeadTimeout { get; } = Integer("--head-timeout", null, "seconds a client has to send a whole request head", Seconds(Proxy.ProxyOptions.Defaults.RequestHeadTimeout), 1, 86400, "a number of seconds (1-86400)");
 
-    public Option<int> UpstreamHeadTimeout { get; } = Integer("--upstream-head-timeout", null, "seconds an origin has to send a whole response head", 60, 1, 86400, "a number of seconds (1-86400)");
+    public Option<int> UpstreamHeadTimeout { get; } = Integer("--upstream-head-timeout", null, "seconds an origin has to send a whole response head", Seconds(Proxy.ProxyOptions.Defaults.ResponseHeadTimeout), 1, 86400, "a number of seconds (1-86400)");
 
-    public Option<int> Threads { get; } = Integer("--threads", null, "engine loops (threads); default two per core", Settings.DefaultThreads, 1, 1024, "a number of loops (1-1024)");
+    public Option<int> Threads { get; } = Integer("--threads", null, "engine loops (threads); default two per core", HostOptions.Defaults.Threads, 1, 1024, "a number of loops (1-1024)");
 
     public Option<int> Verbose { get; } = new("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
 
@@ -98,11 +98,11 @@ internal sealed class CommandOptions
 
     public Option<int[]> ConnectPorts { get; } = Integers("--connect-port", "a port CONNECT tunnels may reach besides 443 (repeatable)", 1, 65535, "a TCP port (1-65535)");
 
-    public Option<long> FinishBelow { get; } = Long("--finish-below", "bytes: a download whose last client left still finishes when it is this small (or over half done)", 16 * 1024 * 1024);
+    public Option<long> FinishBelow { get; } = Long("--finish-below", "bytes: a download whose last client left still finishes when it is this small (or over half done)", Cache.CacheOptions.Defaults.FinishBelow);
 
     public Option<Proxy.ClientAccess> AllowedClients { get; } = Parsed("--ip", "clients allowed to use the proxy, as CIDR (192.168.0.0/16, ::1/128) or wildcard (192.168.*.*) (repeatable; default: loopback only)", Proxy.ClientAccess.Parse);
 
-    public Option<int> MaxClientConnections { get; } = Integer("--max-client-connections", null, "open connections one client address may hold (0: no cap)", 256, 0, 1_000_000, "a number of connections (0: no cap)");
+    public Option<int> MaxClientConnections { get; } = Integer("--max-client-connections", null, "open connections one client address may hold (0: no cap)", Proxy.ProxyOptions.Defaults.MaxClientConnections, 0, 1_000_000, "a number of connections (0: no cap)");
 
     public Option<Proxy.AddressRange[]> AllowTo { get; } = Parsed("--allow-to", "an internal address range the proxy may connect to (loopback, link-local and its own addresses are refused otherwise) (repeatable)", specs => specs.Select(Proxy.AddressRange.Parse).ToArray());
 
@@ -140,32 +140,38 @@ internal sealed class CommandOptions
     public Settings ToSettings(ParseResult parsed, string[] args)
     {
         var port = parsed.GetValue(Port);
-        var connectPorts = new HashSet<int> { 443 };
+        var connectPorts = new HashSet<int> { Proxy.ProxyOptions.HttpsPort };
         connectPorts.UnionWith(parsed.GetValue(ConnectPorts) ?? []);
-        return new Settings
+        var host = new HostOptions
         {
             Endpoints = [.. parsed.GetValue(Bind)!.Select(address => new IPEndPoint(address, port))],
-            Root = Path.GetFullPath(parsed.GetValue(Root)!),
-            Timeout = TimeSpan.FromSeconds(parsed.GetValue(Timeout)),
-            RequestHeadTimeout = TimeSpan.FromSeconds(parsed.GetValue(HeadTimeout)),
-            ResponseHeadTimeout = TimeSpan.FromSeconds(parsed.GetValue(UpstreamHeadTimeout)),
             Threads = parsed.GetValue(Threads),
             // Repeatable and bundled (-v, -vv, -v -v, --verbose): counted from the arguments themselves.
             Verbosity = args.Sum(arg => arg == "--verbose" ? 1 : arg.Length > 1 && arg[0] == '-' && arg[1..].All(c => c == 'v') ? arg.Length - 1 : 0),
             Debug = parsed.GetValue(Debug),
-            Static = parsed.GetValue(Static) || parsed.GetValue(Offline),
-            Offline = parsed.GetValue(Offline),
+            LogFile = parsed.GetValue(LogFile) is { } log ? Path.GetFullPath(log) : null,
+            PidFile = parsed.GetValue(PidFile) is { } pid ? Path.GetFullPath(pid) : null,
+        };
+        var proxy = new Proxy.ProxyOptions
+        {
+            Timeout = TimeSpan.FromSeconds(parsed.GetValue(Timeout)),
+            RequestHeadTimeout = TimeSpan.FromSeconds(parsed.GetValue(HeadTimeout)),
+            ResponseHeadTimeout = TimeSpan.FromSeconds(parsed.GetValue(UpstreamHeadTimeout)),
             ConnectPorts = connectPorts,
-            FinishBelow = parsed.GetValue(FinishBelow),
             Access = parsed.GetValue(AllowedClients) ?? Proxy.ClientAccess.LoopbackOnly,
             MaxClientConnections = parsed.GetValue(MaxClientConnections),
             Upstream = new Proxy.UpstreamAccess(parsed.GetValue(AllowTo) ?? [], parsed.GetValue(AllowPort) ?? []),
             Limit = (long)(parsed.GetValue(Limit) * 1024),
             External = parsed.GetValue(External),
-            Mapping = new Cache.PathMapping([.. parsed.GetValue(Aliases) ?? []], parsed.GetValue(Flat)),
-            LogFile = parsed.GetValue(LogFile) is { } log ? Path.GetFullPath(log) : null,
-            PidFile = parsed.GetValue(PidFile) is { } pid ? Path.GetFullPath(pid) : null,
         };
+        var cache = new Cache.CacheOptions
+        {
+            Root = Path.GetFullPath(parsed.GetValue(Root)!),
+            Mapping = new Cache.PathMapping([.. parsed.GetValue(Aliases) ?? []], parsed.GetValue(Flat)),
+            Serve = parsed.GetValue(Offline) ? Cache.ServeWithoutAsking.Offline : parsed.GetValue(Static) ? Cache.ServeWithoutAsking.Static : Cache.ServeWithoutAsking.Never,
+            FinishBelow = parsed.GetValue(FinishBelow),
+        };
+        return new Settings(host, proxy, cache);
     }
 
     private static Option<int> Integer(string name, string? alias, string description, int defaultValue, int min, int max, string expected)
@@ -218,6 +224,8 @@ internal sealed class CommandOptions
         };
         return option;
     }
+
+    private static int Seconds(TimeSpan span) => (int)span.TotalSeconds;
 
     private static string Last(ArgumentResult result) => result.Tokens.Count == 0 ? string.Empty : result.Tokens[^1].Value;
 

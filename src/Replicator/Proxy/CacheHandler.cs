@@ -43,10 +43,10 @@ internal static class CacheHandler
     private static async ValueTask HandleOnceAsync(Exchange exchange)
     {
         var server = exchange.Server;
-        var settings = server.Settings;
+        var cache = server.CacheOptions;
         var request = exchange.Request;
         var url = exchange.Url!;
-        var relativePath = CacheLayout.RelativePath(url) is { } natural ? settings.Mapping.Map(natural) : null;
+        var relativePath = CacheLayout.RelativePath(url) is { } natural ? cache.Mapping.Map(natural) : null;
         if (relativePath is null || CacheControl.Parse(request.Headers).Has("no-store"))
         {
             await Forwarder.PassThroughAsync(exchange);
@@ -59,7 +59,7 @@ internal static class CacheHandler
         }
 
         var entry = server.Store.Lookup(relativePath);
-        if (entry is not null && settings.Mapping.HeldByAnother(entry.Response.Url, url.ToString()))
+        if (entry is not null && cache.Mapping.HeldByAnother(entry.Response.Url, url.ToString()))
         {
             // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
             Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} is passed through uncached", relativePath, entry.Response.Url ?? "a file put there by hand", url.ToString());
@@ -74,10 +74,10 @@ internal static class CacheHandler
             return;
         }
 
-        if (entry is not null && (settings.Offline || settings.Static || Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow())))
+        if (entry is not null && (cache.Offline || cache.Static || Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow())))
         {
             Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
-            exchange.Outcome = settings.Offline ? Outcomes.Offline : Outcomes.Hit;
+            exchange.Outcome = cache.Offline ? Outcomes.Offline : Outcomes.Hit;
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
             return;
         }
@@ -220,7 +220,7 @@ internal static class CacheHandler
             await exchange.Fiber.WaitUntilAsync(running.Progress, () => !running.IsPending, exchange.Timeout * 2);
 
             if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers)
-            || exchange.Server.Settings.Mapping.HeldByAnother(running.Url.ToString(), exchange.Url!.ToString()))
+            || exchange.Server.CacheOptions.Mapping.HeldByAnother(running.Url.ToString(), exchange.Url!.ToString()))
             {
                 running.Release();
                 return false;

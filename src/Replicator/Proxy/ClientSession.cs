@@ -79,7 +79,7 @@ internal sealed class ClientSession : IDisposable
     /// </summary>
     private async ValueTask<RequestHead?> ReadRequestAsync()
     {
-        var settings = _server.Settings;
+        var options = _server.Options;
         var clock = _server.Clock;
         long? headStarted = _client.BufferedCount > 0 ? clock.GetTimestamp() : null;
         try
@@ -88,10 +88,10 @@ internal sealed class ClientSession : IDisposable
             int consumed;
             while (!HeadParser.TryParseRequest(_client.Buffered, out head, out consumed))
             {
-                var timeout = settings.Timeout;
+                var timeout = options.Timeout;
                 if (headStarted is { } started)
                 {
-                    var left = settings.RequestHeadTimeout - clock.GetElapsedTime(started);
+                    var left = options.RequestHeadTimeout - clock.GetElapsedTime(started);
                     if (left <= TimeSpan.Zero)
                     {
                         throw new FiberTimeoutException("request head deadline");
@@ -114,11 +114,11 @@ internal sealed class ClientSession : IDisposable
         }
         catch (FiberTimeoutException) when (headStarted is { } started)
         {
-            var reason = clock.GetElapsedTime(started) >= settings.RequestHeadTimeout
-                ? $"the request head did not arrive within {settings.RequestHeadTimeout.TotalSeconds:0} s"
-                : $"the request head stalled for {settings.Timeout.TotalSeconds:0} s";
+            var reason = clock.GetElapsedTime(started) >= options.RequestHeadTimeout
+                ? $"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s"
+                : $"the request head stalled for {options.Timeout.TotalSeconds:0} s";
             Log.Information("{Client:l}: {Reason:l}", _clientName, reason);
-            await _client.SendAsync(_fiber, Messages.Error(408, reason, keepAlive: false), settings.Timeout);
+            await _client.SendAsync(_fiber, Messages.Error(408, reason, keepAlive: false), options.Timeout);
             return null;
         }
         catch (FiberTimeoutException) when (_client.BufferedCount == 0)
@@ -128,7 +128,7 @@ internal sealed class ClientSession : IDisposable
         catch (HttpParseException e)
         {
             Log.Information("{Client:l} sent a malformed request: {Reason:l}", _clientName, e.Message);
-            await _client.SendAsync(_fiber, Messages.Error(e.Status, e.Message, keepAlive: false), settings.Timeout);
+            await _client.SendAsync(_fiber, Messages.Error(e.Status, e.Message, keepAlive: false), options.Timeout);
             return null;
         }
     }

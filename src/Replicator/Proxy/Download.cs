@@ -275,12 +275,12 @@ internal sealed class Download
     private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
     {
         var reader = new BodyReader(upstream.Connection, framing, 502);
-        var pacer = Pacer.For(_server.Settings.Limit, fiber);
+        var pacer = Pacer.For(_server.Options.Limit, fiber);
         var state = DownloadState.Failed;
         Exception? error = null;
         try
         {
-            while (await reader.ReadAsync(fiber, _server.Settings.Timeout, static (piece, download) => download.Write(piece), this))
+            while (await reader.ReadAsync(fiber, _server.Options.Timeout, static (piece, download) => download.Write(piece), this))
             {
                 if (pacer is not null)
                 {
@@ -308,7 +308,7 @@ internal sealed class Download
             {
                 Log.Warning("Served {Url:l} whole ({Bytes} bytes) but did not store it: the disk refused it", Url.ToString(), received);
             }
-            else if (_server.Settings.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.Settings.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
+            else if (_server.CacheOptions.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.CacheOptions.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
             {
                 // --flat: another URL's file has this name; it is never overwritten.
                 _server.Store.Discard(partial);
@@ -364,8 +364,8 @@ internal sealed class Download
     }
 
     private bool WorthFinishing() => Length is { } length
-        ? Available * 2 >= length || length <= _server.Settings.FinishBelow
-        : Available <= _server.Settings.FinishBelow;
+        ? Available * 2 >= length || length <= _server.CacheOptions.FinishBelow
+        : Available <= _server.CacheOptions.FinishBelow;
 
     private ValueTask Write(ReadOnlyMemory<byte> piece)
     {

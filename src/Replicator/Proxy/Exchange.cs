@@ -43,7 +43,7 @@ internal sealed class Exchange
 
     public RequestUrl? Url { get; set; }
 
-    public TimeSpan Timeout => Server.Settings.Timeout;
+    public TimeSpan Timeout => Server.Options.Timeout;
 
     /// <summary>Whether the client connection stays open after this exchange.</summary>
     public bool KeepAlive { get; set; }

@@ -29,23 +29,23 @@ internal static class Forwarder
     public static async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)> ExchangeAsync(Exchange exchange, string method, HttpHeaders endToEnd, Framing requestBody)
     {
         var url = exchange.Url!;
-        if (exchange.Server.Settings.Offline)
+        if (exchange.Server.CacheOptions.Offline)
         {
             throw new ProxyException(504, $"offline: {url} is not in the cache", Outcomes.Offline);
         }
 
         Messages.AddVia(endToEnd, exchange.Request.Version);
-        var parent = exchange.Server.Settings.External;
+        var parent = exchange.Server.Options.External;
         var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody, parent);
         Messages.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);
         var pool = UpstreamPool.Current;
-        if (!exchange.Server.Settings.Upstream.AllowsPort(url.Port))
+        if (!exchange.Server.Options.Upstream.AllowsPort(url.Port))
         {
             throw new ProxyException(403, UpstreamAccess.RefusedPort(url.Port));
         }
 
         var (host, port) = parent is null ? (url.Host, url.Port) : (parent.Host, parent.Port);
-        var access = parent is null ? exchange.Server.Settings.Upstream : null;
+        var access = parent is null ? exchange.Server.Options.Upstream : null;
         for (var attempt = 0; ; attempt++)
         {
             UpstreamConnection? upstream = null;
@@ -84,7 +84,7 @@ internal static class Forwarder
         exchange.Status = response.Status;
         await exchange.SendAsync(Messages.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
         var reader = new BodyReader(upstream.Connection, framing, 502);
-        var pacer = Pacer.For(exchange.Server.Settings.Limit, exchange.Fiber);
+        var pacer = Pacer.For(exchange.Server.Options.Limit, exchange.Fiber);
         try
         {
             while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendToClientAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
@@ -192,7 +192,7 @@ internal static class Forwarder
         // The whole head, 1xx answers included, within --upstream-head-timeout of the request: an origin trickling
         // its head would otherwise keep the client waiting with nothing for as long as it likes.
         var clock = exchange.Server.Clock;
-        var headTimeout = exchange.Server.Settings.ResponseHeadTimeout;
+        var headTimeout = exchange.Server.Options.ResponseHeadTimeout;
         var sent = clock.GetTimestamp();
         while (true)
         {

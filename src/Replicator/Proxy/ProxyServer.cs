@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Sockets;
 using Replicator.Cache;
 using Replicator.Fibers;
-using Replicator.Hosting;
 
 namespace Replicator.Proxy;
 
@@ -13,17 +12,20 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed class ProxyServer
 {
-    public ProxyServer(Settings settings, IFileSystem fileSystem, TimeProvider? clock = null)
+    public ProxyServer(ProxyOptions options, CacheOptions cacheOptions, IFileSystem fileSystem, TimeProvider? clock = null)
     {
-        Settings = settings;
+        Options = options;
+        CacheOptions = cacheOptions;
         Clock = clock ?? TimeProvider.System;
-        Store = new CacheStore(fileSystem, settings.Root, Clock);
+        Store = new CacheStore(fileSystem, cacheOptions.Root, Clock);
         CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody);
         MappedBodies = MappedBody.Keeper(Clock, Store.Tree);
-        Admission = new ClientAdmission(settings.Access, settings.MaxClientConnections, Clock);
+        Admission = new ClientAdmission(options.Access, options.MaxClientConnections, Clock);
     }
 
-    public Settings Settings { get; }
+    public ProxyOptions Options { get; }
+
+    public CacheOptions CacheOptions { get; }
 
     public TimeProvider Clock { get; }
 
@@ -40,8 +42,8 @@ internal sealed class ProxyServer
     /// <summary>Large bodies kept mapped for clients on this host (see <see cref="MappedBody"/>).</summary>
     public KeptBodies<MappedBody> MappedBodies { get; }
 
-    /// <summary>Listens on every configured endpoint; returns the bound endpoints (port 0 resolved).</summary>
-    public IReadOnlyList<IPEndPoint> Listen(FiberEngine engine) => [.. Settings.Endpoints.Select(endpoint => engine.Listen(endpoint, Serve))];
+    /// <summary>Listens on <paramref name="endpoint"/> (port 0: any); returns the bound endpoint.</summary>
+    public IPEndPoint Listen(FiberEngine engine, IPEndPoint endpoint) => engine.Listen(endpoint, Serve);
 
     /// <summary>Serves one accepted client connection (the engine's connection handler).</summary>
     public ValueTask Serve(Fiber fiber, Socket client) => Admission.ServeAsync(fiber, client, () => new ClientSession(this, fiber, client).RunAsync());

@@ -14,16 +14,16 @@ internal static class Tunnel
 {
     public static async ValueTask RunAsync(Exchange exchange)
     {
-        var settings = exchange.Server.Settings;
-        var (host, port) = RequestUrl.ParseAuthority(exchange.Request.Target, 443);
+        var options = exchange.Server.Options;
+        var (host, port) = RequestUrl.ParseAuthority(exchange.Request.Target, ProxyOptions.HttpsPort);
         exchange.Outcome = Outcomes.Tunnel;
         exchange.KeepAlive = false;
-        if (!settings.ConnectPorts.Contains(port))
+        if (!options.ConnectPorts.Contains(port))
         {
             throw new ProxyException(403, $"CONNECT to port {port} is not allowed", Outcomes.Tunnel);
         }
 
-        if (settings.Offline)
+        if (exchange.Server.CacheOptions.Offline)
         {
             throw new ProxyException(504, $"offline: cannot open a tunnel to {host}:{port}", Outcomes.Offline);
         }
@@ -32,13 +32,13 @@ internal static class Tunnel
         byte[] fromParent = [];
         try
         {
-            if (settings.External is { } parent)
+            if (options.External is { } parent)
             {
                 (upstream, fromParent) = await ConnectThroughParentAsync(exchange, parent, host, port);
             }
             else
             {
-                upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout, settings.Upstream);
+                upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout, options.Upstream);
             }
         }
         catch (Exception e)

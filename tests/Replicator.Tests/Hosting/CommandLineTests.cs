@@ -15,16 +15,16 @@ public sealed class CommandLineTests : IDisposable
     {
         var settings = Parse();
 
-        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 8080)], settings.Endpoints);
-        Assert.Equal(TimeSpan.FromSeconds(15), settings.Timeout);
-        Assert.Equal(TimeSpan.FromSeconds(30), settings.RequestHeadTimeout);
-        Assert.Equal(TimeSpan.FromSeconds(60), settings.ResponseHeadTimeout);
-        Assert.Equal(256, settings.MaxClientConnections);
-        Assert.Equal([443], settings.ConnectPorts);
-        Assert.False(settings.Upstream.Allows(IPAddress.Loopback));
-        Assert.False(settings.Static);
-        Assert.False(settings.Offline);
-        Assert.Equal(16 * 1024 * 1024, settings.FinishBelow);
+        Assert.Equal([new IPEndPoint(IPAddress.Loopback, 8080)], settings.Host.Endpoints);
+        Assert.Equal(TimeSpan.FromSeconds(15), settings.Proxy.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.Proxy.RequestHeadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(60), settings.Proxy.ResponseHeadTimeout);
+        Assert.Equal(256, settings.Proxy.MaxClientConnections);
+        Assert.Equal([443], settings.Proxy.ConnectPorts);
+        Assert.False(settings.Proxy.Upstream.Allows(IPAddress.Loopback));
+        Assert.False(settings.Cache.Static);
+        Assert.False(settings.Cache.Offline);
+        Assert.Equal(16 * 1024 * 1024, settings.Cache.FinishBelow);
     }
 
     [Fact]
@@ -36,25 +36,25 @@ public sealed class CommandLineTests : IDisposable
             "--max-client-connections", "0", "--allow-to", "127.0.0.0/8", "--allow-port", "22", "--ip", "10.0.0.0/8",
             "--threads", "3", "--limit", "2.5");
 
-        Assert.Equal([new IPEndPoint(IPAddress.IPv6Loopback, 3128), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 3128)], settings.Endpoints);
-        Assert.Equal(TimeSpan.FromSeconds(7), settings.Timeout);
-        Assert.Equal(TimeSpan.FromSeconds(9), settings.RequestHeadTimeout);
-        Assert.Equal(TimeSpan.FromSeconds(11), settings.ResponseHeadTimeout);
-        Assert.Equal(0, settings.FinishBelow);
-        Assert.True(settings.Static);
-        Assert.False(settings.Offline);
-        Assert.Equal(0, settings.MaxClientConnections);
-        Assert.True(settings.Upstream.Allows(IPAddress.Parse("127.0.0.1")));
-        Assert.True(settings.Upstream.AllowsPort(22));
-        Assert.True(settings.Access.Allows(IPAddress.Parse("10.9.8.7")));
-        Assert.Equal(3, settings.Threads);
-        Assert.Equal(2560, settings.Limit);
+        Assert.Equal([new IPEndPoint(IPAddress.IPv6Loopback, 3128), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 3128)], settings.Host.Endpoints);
+        Assert.Equal(TimeSpan.FromSeconds(7), settings.Proxy.Timeout);
+        Assert.Equal(TimeSpan.FromSeconds(9), settings.Proxy.RequestHeadTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(11), settings.Proxy.ResponseHeadTimeout);
+        Assert.Equal(0, settings.Cache.FinishBelow);
+        Assert.True(settings.Cache.Static);
+        Assert.False(settings.Cache.Offline);
+        Assert.Equal(0, settings.Proxy.MaxClientConnections);
+        Assert.True(settings.Proxy.Upstream.Allows(IPAddress.Parse("127.0.0.1")));
+        Assert.True(settings.Proxy.Upstream.AllowsPort(22));
+        Assert.True(settings.Proxy.Access.Allows(IPAddress.Parse("10.9.8.7")));
+        Assert.Equal(3, settings.Host.Threads);
+        Assert.Equal(2560, settings.Proxy.Limit);
     }
 
     [Fact]
     public void ConnectPort_AddsTo443()
     {
-        Assert.Equal(new HashSet<int> { 443, 8443 }, Parse("--connect-port", "8443").ConnectPorts);
+        Assert.Equal(new HashSet<int> { 443, 8443 }, Parse("--connect-port", "8443").Proxy.ConnectPorts);
     }
 
     [Fact]
@@ -62,8 +62,8 @@ public sealed class CommandLineTests : IDisposable
     {
         var settings = Parse("--offline");
 
-        Assert.True(settings.Offline);
-        Assert.True(settings.Static);
+        Assert.True(settings.Cache.Offline);
+        Assert.True(settings.Cache.Static);
     }
 
     [Fact]
@@ -81,13 +81,13 @@ public sealed class CommandLineTests : IDisposable
 
         var settings = Parse("--config", config, "--port", "4000");
 
-        Assert.Equal(4000, settings.Endpoints[0].Port);
-        Assert.True(settings.Access.Allows(IPAddress.Parse("10.1.1.1")));
-        Assert.True(settings.Access.Allows(IPAddress.Parse("192.168.1.1")));
-        Assert.False(settings.Access.Allows(IPAddress.Loopback));
-        Assert.Equal(TimeSpan.FromSeconds(20), settings.Timeout);
-        Assert.True(settings.Static);
-        Assert.Equal(1, settings.Verbosity);
+        Assert.Equal(4000, settings.Host.Endpoints[0].Port);
+        Assert.True(settings.Proxy.Access.Allows(IPAddress.Parse("10.1.1.1")));
+        Assert.True(settings.Proxy.Access.Allows(IPAddress.Parse("192.168.1.1")));
+        Assert.False(settings.Proxy.Access.Allows(IPAddress.Loopback));
+        Assert.Equal(TimeSpan.FromSeconds(20), settings.Proxy.Timeout);
+        Assert.True(settings.Cache.Static);
+        Assert.Equal(1, settings.Host.Verbosity);
     }
 
     [Fact]
@@ -97,8 +97,8 @@ public sealed class CommandLineTests : IDisposable
 
         var settings = Parse("--config", config, "--ip", "192.168.0.0/16");
 
-        Assert.False(settings.Access.Allows(IPAddress.Parse("10.1.1.1")));
-        Assert.True(settings.Access.Allows(IPAddress.Parse("192.168.1.1")));
+        Assert.False(settings.Proxy.Access.Allows(IPAddress.Parse("10.1.1.1")));
+        Assert.True(settings.Proxy.Access.Allows(IPAddress.Parse("192.168.1.1")));
     }
 
     [Theory]
@@ -137,15 +137,15 @@ public sealed class CommandLineTests : IDisposable
 
         var settings = Parse("--config", Path.Combine(docs, "replicator.conf"));
 
-        Assert.Contains(settings.Endpoints, endpoint => endpoint.Address.Equals(IPAddress.Any));
-        Assert.Contains(settings.Endpoints, endpoint => endpoint.Address.Equals(IPAddress.IPv6Any));
+        Assert.Contains(settings.Host.Endpoints, endpoint => endpoint.Address.Equals(IPAddress.Any));
+        Assert.Contains(settings.Host.Endpoints, endpoint => endpoint.Address.Equals(IPAddress.IPv6Any));
         foreach (var client in (string[])["127.0.0.1", "::1", "10.1.2.3", "172.20.0.1", "192.168.1.1", "fd12::1"])
         {
-            Assert.True(settings.Access.Allows(IPAddress.Parse(client)), client);
+            Assert.True(settings.Proxy.Access.Allows(IPAddress.Parse(client)), client);
         }
 
-        Assert.False(settings.Access.Allows(IPAddress.Parse("203.0.113.1")));
-        Assert.Equal("/var/cache/replicator", settings.Root);
+        Assert.False(settings.Proxy.Access.Allows(IPAddress.Parse("203.0.113.1")));
+        Assert.Equal("/var/cache/replicator", settings.Cache.Root);
     }
 
     private static string RepositoryRoot()

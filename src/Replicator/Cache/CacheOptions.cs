@@ -1,0 +1,38 @@
+namespace Replicator.Cache;
+
+/// <summary>When a cached body is served without asking the origin first.</summary>
+internal enum ServeWithoutAsking
+{
+    /// <summary>Only while fresh (RFC 9111); stale bodies are revalidated.</summary>
+    Never,
+
+    /// <summary>--static: any complete cached body; missing ones are fetched.</summary>
+    Static,
+
+    /// <summary>--offline: any cached body, and the origin is never contacted (504 for what is missing).</summary>
+    Offline,
+}
+
+/// <summary>What the cache side is told: where the tree is, how URLs map into it, when it is trusted as it is, and when
+/// an abandoned download still finishes. Each default is written here once.</summary>
+internal sealed record CacheOptions
+{
+    public static CacheOptions Defaults { get; } = new() { Root = "cache" };
+
+    /// <summary>The cache root (--root).</summary>
+    public required string Root { get; init; }
+
+    /// <summary>--alias and --flat: where a URL's cache path really goes.</summary>
+    public PathMapping Mapping { get; init; } = PathMapping.None;
+
+    public ServeWithoutAsking Serve { get; init; } = ServeWithoutAsking.Never;
+
+    /// <summary>A download whose last client left still finishes when its body is at most this many bytes.</summary>
+    public long FinishBelow { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>A complete cached body is served without asking the origin (--static or --offline).</summary>
+    public bool Static => Serve != ServeWithoutAsking.Never;
+
+    /// <summary>The origin is never contacted (--offline).</summary>
+    public bool Offline => Serve == ServeWithoutAsking.Offline;
+}
