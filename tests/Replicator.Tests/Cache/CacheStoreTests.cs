@@ -2,7 +2,7 @@ using System.IO.Abstractions.TestingHelpers;
 using Replicator.Cache;
 using Replicator.Http;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Cache;
 
 public class CacheStoreTests
 {

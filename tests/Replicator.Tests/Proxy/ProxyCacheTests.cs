@@ -2,7 +2,7 @@ using System.Net;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>The proxy's caching behaviour, black-box: a real origin, the real proxy, real HTTP clients.</summary>
 public sealed class ProxyCacheTests

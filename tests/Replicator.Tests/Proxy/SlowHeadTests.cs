@@ -6,7 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 using Replicator.Proxy;
 using Xunit.Abstractions;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>
 /// Slow and hostile clients and origins (issue 9): a head that trickles in is cut off by a deadline of its own, a
@@ -182,23 +182,7 @@ public sealed class SlowHeadTests(ITestOutputHelper output)
         }
     }
 
-    private static Task<string> ReadToEndAsync(Socket socket) => ReadUntilAsync(socket, _ => false);
+    private static Task<string> ReadToEndAsync(Socket socket) => RawClient.ReadAsync(socket);
 
-    private static async Task<string> ReadUntilAsync(Socket socket, Func<string, bool> until)
-    {
-        var reply = new StringBuilder();
-        var buffer = new byte[4096];
-        while (!until(reply.ToString()))
-        {
-            var n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20));
-            if (n == 0)
-            {
-                break;
-            }
-
-            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
-        }
-
-        return reply.ToString();
-    }
+    private static Task<string> ReadUntilAsync(Socket socket, Func<string, bool> until) => RawClient.ReadAsync(socket, until);
 }

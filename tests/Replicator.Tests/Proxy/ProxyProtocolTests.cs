@@ -4,7 +4,7 @@ using System.Text;
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Proxy;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>The proxy's protocol handling, black-box: raw sockets for what HttpClient would never send.</summary>
 public sealed class ProxyProtocolTests
@@ -44,16 +44,10 @@ public sealed class ProxyProtocolTests
             await socket.SendAsync(new[] { b });
         }
 
-        var reply = new StringBuilder();
-        var buffer = new byte[4096];
-        int n;
-        while ((n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20))) > 0)
-        {
-            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
-        }
+        var reply = await RawClient.ReadAsync(socket);
 
-        Assert.StartsWith("HTTP/1.1 200 OK", reply.ToString(), StringComparison.Ordinal);
-        Assert.EndsWith("\r\n\r\nassembled", reply.ToString(), StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 200 OK", reply, StringComparison.Ordinal);
+        Assert.EndsWith("\r\n\r\nassembled", reply, StringComparison.Ordinal);
         Assert.Equal(1, proxy.Origin.CountRequests("/slowly"));
     }
 

@@ -1,6 +1,6 @@
 using System.Net;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>Shared and resumable downloads: one upstream transfer for every client, never a corrupt file.</summary>
 public sealed class SharedDownloadTests
@@ -246,10 +246,5 @@ public sealed class SharedDownloadTests
         return long.Parse(range[6..^1], System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    internal static byte[] Body(int seed = 1, int size = Size)
-    {
-        var body = new byte[size];
-        new Random(seed).NextBytes(body);
-        return body;
-    }
+    private static byte[] Body(int seed = 1, int size = Size) => TestBodies.Random(seed, size);
 }

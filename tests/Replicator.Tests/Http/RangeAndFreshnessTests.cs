@@ -2,7 +2,7 @@ using System.Text;
 using Replicator.Cache;
 using Replicator.Http;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Http;
 
 public class RangeAndFreshnessTests
 {

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Replicator.Proxy;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>--external: Replicator behind a parent proxy, through real sockets.</summary>
 public sealed class ParentProxyTests

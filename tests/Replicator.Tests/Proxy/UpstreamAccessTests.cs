@@ -1,7 +1,7 @@
 using System.Net;
 using Replicator.Proxy;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Proxy;
 
 public class UpstreamAccessTests
 {

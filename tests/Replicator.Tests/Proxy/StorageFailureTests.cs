@@ -2,7 +2,7 @@ using System.Net;
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Cache;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>
 /// A cache that cannot be written (issue 9): a full disk and a read-only root, on a real tmpfs. No client loses

@@ -1,7 +1,7 @@
 using Replicator.Cache;
 using Replicator.Http;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Cache;
 
 public class UrlAndLayoutTests
 {

@@ -1,4 +1,4 @@
-namespace Replicator.Tests;
+namespace Replicator.Tests.Hosting;
 
 /// <summary>kill -9 in the middle of a download, then a restart on the same cache: nothing torn is ever served.</summary>
 public sealed class CrashTests : IDisposable
@@ -19,7 +19,7 @@ public sealed class CrashTests : IDisposable
     {
         await using var origin = await TestOrigin.StartAsync();
         var never = new TaskCompletionSource();
-        var body = SharedDownloadTests.Body(seed: 3, size: 4 * 1024 * 1024);
+        var body = TestBodies.Random(seed: 3, size: 4 * 1024 * 1024);
         var file = origin.Files["/iso"] = new OriginFile(body, ETag: "\"iso-1\"", PauseAt: body.Length / 2, Resume: never.Task);
         try
         {
@@ -59,7 +59,7 @@ public sealed class CrashTests : IDisposable
         const int SIGTERM = 15;
         await using var origin = await TestOrigin.StartAsync();
         var gate = new TaskCompletionSource();
-        var body = SharedDownloadTests.Body(seed: 8, size: 2 * 1024 * 1024);
+        var body = TestBodies.Random(seed: 8, size: 2 * 1024 * 1024);
         var file = origin.Files["/running"] = new OriginFile(body, ETag: "\"r\"", PauseAt: body.Length / 2, Resume: gate.Task);
         try
         {

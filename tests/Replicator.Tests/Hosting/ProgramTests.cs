@@ -1,7 +1,7 @@
 using System.Net.Sockets;
 using System.Text;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Hosting;
 
 public sealed class ProgramTests : IDisposable
 {
@@ -39,20 +39,11 @@ public sealed class ProgramTests : IDisposable
     public async Task Request_ForAnUnreachableOrigin_Gets502FromTheRunningProgram()
     {
         using var replicator = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(replicator.Endpoint);
-
         var closed = TestPorts.Closed();
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET http://127.0.0.1:{closed}/ HTTP/1.1\r\nHost: 127.0.0.1:{closed}\r\nConnection: close\r\n\r\n"));
-        var reply = new MemoryStream();
-        var buffer = new byte[1024];
-        int n;
-        while ((n = await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20))) > 0)
-        {
-            reply.Write(buffer, 0, n);
-        }
 
-        Assert.StartsWith("HTTP/1.1 502 Bad Gateway", Encoding.ASCII.GetString(reply.ToArray()), StringComparison.Ordinal);
+        var reply = await RequestAsync(replicator, $"GET http://127.0.0.1:{closed}/ HTTP/1.1\r\nHost: 127.0.0.1:{closed}\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 502 Bad Gateway", reply, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -238,16 +229,8 @@ public sealed class ProgramTests : IDisposable
     }
 
     /// <summary>One request on its own connection, read to the end: the proxy logs it before it closes.</summary>
-    private static async Task RequestAndCloseAsync(ReplicatorProcess replicator, string url)
-    {
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(replicator.Endpoint);
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-        var buffer = new byte[4096];
-        while (await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20)) > 0)
-        {
-        }
-    }
+    private static Task<string> RequestAndCloseAsync(ReplicatorProcess replicator, string url) =>
+        RawClient.ExchangeAsync(replicator.Endpoint, $"GET {url} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
 
     [Fact]
     public async Task VeryVerbose_LogsEveryHeadLine()
@@ -358,21 +341,7 @@ public sealed class ProgramTests : IDisposable
     }
 
     /// <summary>Sends raw bytes on a new connection and reads until the proxy closes it.</summary>
-    private static async Task<string> RequestAsync(ReplicatorProcess replicator, string request)
-    {
-        using var client = new Socket(replicator.Endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        await client.ConnectAsync(replicator.Endpoint);
-        await client.SendAsync(Encoding.ASCII.GetBytes(request));
-        var reply = new MemoryStream();
-        var buffer = new byte[4096];
-        int n;
-        while ((n = await client.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20))) > 0)
-        {
-            reply.Write(buffer, 0, n);
-        }
-
-        return Encoding.ASCII.GetString(reply.ToArray());
-    }
+    private static Task<string> RequestAsync(ReplicatorProcess replicator, string request) => RawClient.ExchangeAsync(replicator.Endpoint, request);
 
     [Fact]
     public async Task SecondInstanceOnTheSamePort_FailsInsteadOfSharingIt()

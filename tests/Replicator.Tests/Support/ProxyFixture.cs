@@ -72,26 +72,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
     public string CachedPath(string path) => Path.Combine(Root, $"127.0.0.1:{Origin.Port}") + path;
 
     /// <summary>Sends raw bytes on a new connection and reads until the proxy closes it or <paramref name="until"/> holds.</summary>
-    public async Task<string> RawAsync(string request, Func<string, bool>? until = null)
-    {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(Endpoint);
-        await socket.SendAsync(Encoding.Latin1.GetBytes(request));
-        var reply = new StringBuilder();
-        var buffer = new byte[65536];
-        while (until is null || !until(reply.ToString()))
-        {
-            var n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(30));
-            if (n == 0)
-            {
-                break;
-            }
-
-            reply.Append(Encoding.Latin1.GetString(buffer, 0, n));
-        }
-
-        return reply.ToString();
-    }
+    public Task<string> RawAsync(string request, Func<string, bool>? until = null) => RawClient.ExchangeAsync(Endpoint, request, until);
 
     public async ValueTask DisposeAsync()
     {

@@ -1,7 +1,7 @@
 using System.Text;
 using Replicator.Http;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Http;
 
 public class ChunkedDecoderTests
 {

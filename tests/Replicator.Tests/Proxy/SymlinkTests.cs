@@ -1,4 +1,4 @@
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>
 /// Symbolic links planted in the cache tree (issue 9) are never followed, for reading or for writing: whatever a

@@ -1,6 +1,6 @@
 using Replicator.Cache;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Cache;
 
 public class PathMappingTests
 {

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>
 /// Large hits take one of two ways out: copied from a kept mapping for a client on this host (127.0.0.1 to
@@ -91,19 +91,8 @@ public sealed class LargeHitTests
     /// <summary>One GET from <paramref name="source"/> on its own connection, read to the end.</summary>
     private static async Task<(string Head, byte[] Body)> GetAsync(ProxyFixture proxy, IPAddress source, string path, string extraFields = "")
     {
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(source, 0));
-        await socket.ConnectAsync(proxy.Endpoint);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {proxy.Origin.Url(path)} HTTP/1.1\r\nHost: x\r\n{extraFields}Connection: close\r\n\r\n"));
-        using var reply = new MemoryStream();
-        var buffer = new byte[65536];
-        int n;
-        while ((n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(30))) > 0)
-        {
-            reply.Write(buffer, 0, n);
-        }
-
-        var bytes = reply.ToArray();
+        var reply = await RawClient.ExchangeAsync(proxy.Endpoint, $"GET {proxy.Origin.Url(path)} HTTP/1.1\r\nHost: x\r\n{extraFields}Connection: close\r\n\r\n", source: source);
+        var bytes = System.Text.Encoding.Latin1.GetBytes(reply);
         var end = bytes.AsSpan().IndexOf("\r\n\r\n"u8) + 4;
         Assert.True(end >= 4, "no response head");
         return (Encoding.Latin1.GetString(bytes, 0, end), bytes[end..]);

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Cache;
 
-namespace Replicator.Tests.Unit;
+namespace Replicator.Tests.Cache;
 
 /// <summary>Bodies kept in memory (mapped or copied), on real files: sharing, replacement, budgets, letting go when idle.</summary>
 public sealed class KeptBodiesTests : IDisposable

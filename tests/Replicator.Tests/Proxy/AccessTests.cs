@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Replicator.Proxy;
 
-namespace Replicator.Tests;
+namespace Replicator.Tests.Proxy;
 
 /// <summary>--ip through real sockets: a client outside the allowed ranges gets 403 and nothing else.</summary>
 public sealed class AccessTests
@@ -37,20 +37,5 @@ public sealed class AccessTests
         Assert.StartsWith(expected, reply, StringComparison.Ordinal);
     }
 
-    private static async Task<string> SendFromAsync(IPAddress source, IPEndPoint proxy, string request)
-    {
-        using var socket = new Socket(source.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        socket.Bind(new IPEndPoint(source, 0));
-        await socket.ConnectAsync(proxy);
-        await socket.SendAsync(Encoding.ASCII.GetBytes(request));
-        var reply = new StringBuilder();
-        var buffer = new byte[4096];
-        int n;
-        while ((n = await socket.ReceiveAsync(buffer).WaitAsync(TimeSpan.FromSeconds(20))) > 0)
-        {
-            reply.Append(Encoding.ASCII.GetString(buffer, 0, n));
-        }
-
-        return reply.ToString();
-    }
+    private static Task<string> SendFromAsync(IPAddress source, IPEndPoint proxy, string request) => RawClient.ExchangeAsync(proxy, request, source: source);
 }
