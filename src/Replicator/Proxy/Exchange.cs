@@ -81,13 +81,14 @@ internal sealed class Exchange
 
     public void WriteAccessLog()
     {
+        var duration = Server.Clock.GetElapsedTime(_started);
+        Server.OnAccess?.Invoke(new AccessRecord(ClientName, Request.Method, Url?.ToString() ?? Request.Target, Status, BytesSent, Outcome, duration));
         if (!Log.IsEnabled(LogEventLevel.Information))
         {
             return;
         }
 
         // Built directly, from a template parsed once: one line per request is the proxy's busiest log.
-        var duration = Server.Clock.GetElapsedTime(_started);
         Log.Write(new LogEvent(Server.Clock.GetLocalNow(), LogEventLevel.Information, null, s_accessTemplate, [
             new LogEventProperty("Client", new ScalarValue(ClientName)),
             new LogEventProperty("Method", new ScalarValue(Request.Method)),
@@ -100,3 +101,6 @@ internal sealed class Exchange
         ]));
     }
 }
+
+/// <summary>What the access log says of one request: who asked what, the answer, and how it was reached.</summary>
+internal sealed record AccessRecord(string Client, string Method, string Url, int Status, long Bytes, string Outcome, TimeSpan Duration);

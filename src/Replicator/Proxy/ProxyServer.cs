@@ -33,6 +33,9 @@ internal sealed class ProxyServer
 
     public Downloads Downloads { get; } = new();
 
+    /// <summary>Called with every access-log record as it is written (the tests read outcomes through it).</summary>
+    public Action<AccessRecord>? OnAccess { get; init; }
+
     /// <summary>Which connections are served at all (--ip, --max-client-connections).</summary>
     public ClientAdmission Admission { get; }
 

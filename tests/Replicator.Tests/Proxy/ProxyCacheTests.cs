@@ -29,6 +29,7 @@ public sealed class ProxyCacheTests
         Assert.Equal(body, File.ReadAllBytes(proxy.CachedPath("/pool/a.txt")));
         Assert.Equal(s_modified.UtcDateTime, File.GetLastWriteTimeUtc(proxy.CachedPath("/pool/a.txt")));
         Assert.Equal(["a.txt"], Directory.GetFileSystemEntries(Path.GetDirectoryName(proxy.CachedPath("/pool/a.txt"))!).Select(Path.GetFileName));
+        Assert.Equal(["MISS", "HIT"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/pool/a.txt"), 2));
     }
 
     [Fact]
@@ -45,6 +46,7 @@ public sealed class ProxyCacheTests
         var revalidation = proxy.Origin.Requests.Last();
         Assert.Equal("\"r1\"", revalidation.Headers["If-None-Match"]);
         Assert.Equal(s_modified.ToString("r"), revalidation.Headers["If-Modified-Since"]);
+        Assert.Equal(["MISS", "REVALIDATED"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/dists/Release"), 2));
     }
 
     [Fact]
@@ -77,6 +79,7 @@ public sealed class ProxyCacheTests
 
         Assert.Equal("new body", reply);
         Assert.Equal("new body", File.ReadAllText(proxy.CachedPath("/f")));
+        Assert.Equal(["MISS", "MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/f"), 2));
     }
 
     [Fact]
@@ -89,6 +92,7 @@ public sealed class ProxyCacheTests
         await proxy.Origin.DisposeAsync();
 
         Assert.Equal("kept", await proxy.Client.GetStringAsync(url));
+        Assert.Equal(["MISS", "STALE"], await proxy.Accesses.OutcomesAsync(url, 2));
     }
 
     [Fact]
@@ -143,18 +147,26 @@ public sealed class ProxyCacheTests
     [Fact]
     public async Task Limit_SlowsAnUpstreamTransferToItsRate()
     {
-        await using var proxy = await ProxyFixture.StartAsync(s => s with { Limit = 200 * 1024 });
-        var body = new byte[600 * 1024];
-        new Random(4).NextBytes(body);
+        // The pacer sleeps on the loop's clock: a fake one, moved a tenth of a second at a time until the body is in.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // Only the pacer's sleeps may take fake time: no other wait times out while the clock is moved.
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Limit = 200 * 1024, Timeout = TimeSpan.FromHours(1), ResponseHeadTimeout = TimeSpan.FromHours(1) }, clock, loops: 1);
+        var body = TestBodies.Random(seed: 4, size: 600 * 1024);
         proxy.Origin.Files["/limited"] = new OriginFile(body, CacheControl: "max-age=600");
 
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        var received = await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/limited"));
-        watch.Stop();
+        var received = proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/limited"));
+        var paced = TimeSpan.Zero;
+        while (!received.IsCompleted && paced < TimeSpan.FromMinutes(30))
+        {
+            await proxy.Loops[0].InvokeAsync(() => 0);
+            clock.Advance(TimeSpan.FromMilliseconds(100));
+            paced += TimeSpan.FromMilliseconds(100);
+        }
 
-        Assert.Equal(body, received);
-        // 600 KiB at 200 KiB/s is 3 s; the first piece is not paced, so at least ~1.7 s. Wide bounds on purpose.
-        Assert.InRange(watch.Elapsed.TotalSeconds, 1.5, 30);
+        Assert.Equal(body, await received);
+        // 600 KiB at 200 KiB/s is 3 s of the clock; the first piece is not paced, so at least ~1.7 s. The clock may
+        // run ahead of the transfer (it is moved while bytes travel), so only the lower bound says anything.
+        Assert.True(paced >= TimeSpan.FromSeconds(1.5), $"paced for {paced.TotalSeconds} s of the clock only");
     }
 
     [Fact]
@@ -182,6 +194,7 @@ public sealed class ProxyCacheTests
 
         Assert.Equal("static", await proxy.Client.GetStringAsync(proxy.Origin.Url("/s")));
         Assert.Equal(1, proxy.Origin.CountRequests("/s"));
+        Assert.Equal(["MISS", "HIT"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/s"), 2));
     }
 
     [Fact]
@@ -200,6 +213,8 @@ public sealed class ProxyCacheTests
         Assert.Equal(HttpStatusCode.GatewayTimeout, miss.StatusCode);
         Assert.StartsWith("offline:", await miss.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(1, online.Origin.CountRequests("/deb"));
+        Assert.Equal(["OFFLINE"], await offline.Accesses.OutcomesAsync(online.Origin.Url("/deb"), 1));
+        Assert.Equal(["OFFLINE"], await offline.Accesses.OutcomesAsync(online.Origin.Url("/other"), 1));
     }
 
     [Fact]
@@ -215,6 +230,7 @@ public sealed class ProxyCacheTests
         Assert.Equal(1234, head.Content.Headers.ContentLength);
         Assert.Equal("image/png", head.Content.Headers.ContentType?.MediaType);
         Assert.Equal(1, proxy.Origin.CountRequests("/h"));
+        Assert.Equal(["MISS", "HIT"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/h"), 2));
     }
 
     [Fact]
@@ -230,6 +246,7 @@ public sealed class ProxyCacheTests
         Assert.Equal(payload, await second.Content.ReadAsByteArrayAsync());
         Assert.Equal(2, proxy.Origin.CountRequests("/echo"));
         Assert.False(File.Exists(proxy.CachedPath("/echo")));
+        Assert.Equal(["PASS", "PASS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/echo"), 2));
     }
 
     [Fact]

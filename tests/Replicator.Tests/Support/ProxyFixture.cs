@@ -40,6 +40,9 @@ internal sealed class ProxyFixture : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The access-log records, as the proxy writes them.</summary>
+    public AccessRecords Accesses { get; private init; } = new();
+
     public IReadOnlyList<FiberLoop> Loops => _engine.Loops;
 
     /// <param name="configureAfterOrigin">Runs once the origin listens (its port known), before <paramref name="configure"/>.</param>
@@ -54,10 +57,11 @@ internal sealed class ProxyFixture : IAsyncDisposable
         root = settings.Root;
         clock ??= TimeProvider.System;
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock, Distribution = distribution });
-        var server = new ProxyServer(settings.ToProxyOptions(), settings.ToCacheOptions(), new FileSystem(), clock);
+        var accesses = new AccessRecords();
+        var server = new ProxyServer(settings.ToProxyOptions(), settings.ToCacheOptions(), new FileSystem(), clock) { OnAccess = accesses.Add };
         var endpoint = server.Listen(engine, settings.Endpoint);
         engine.Start();
-        return new ProxyFixture(origin, engine, server, root, endpoint, clock) { _ownsRoot = ownsRoot };
+        return new ProxyFixture(origin, engine, server, root, endpoint, clock) { _ownsRoot = ownsRoot, Accesses = accesses };
     }
 
     public HttpClient NewClient() => new(new SocketsHttpHandler
@@ -147,4 +151,52 @@ internal sealed record FixtureSettings
         Serve = Offline ? ServeWithoutAsking.Offline : Static ? ServeWithoutAsking.Static : ServeWithoutAsking.Never,
         FinishBelow = FinishBelow,
     };
+}
+
+/// <summary>The access-log records of one proxy; a record is written just after its response, so tests wait for it.</summary>
+internal sealed class AccessRecords
+{
+    private readonly List<AccessRecord> _records = [];
+    private TaskCompletionSource _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public void Add(AccessRecord record)
+    {
+        TaskCompletionSource added;
+        lock (_records)
+        {
+            _records.Add(record);
+            added = _added;
+            _added = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        added.SetResult();
+    }
+
+    /// <summary>The outcomes (HIT, MISS, ...) of the requests for <paramref name="url"/> once there are <paramref name="count"/> (bounded wait).</summary>
+    public async Task<string[]> OutcomesAsync(string url, int count)
+    {
+        var deadline = DateTime.UtcNow + RawClient.ReadBound;
+        while (true)
+        {
+            Task added;
+            lock (_records)
+            {
+                var outcomes = _records.Where(record => record.Url == url).Select(record => record.Outcome).ToArray();
+                if (outcomes.Length >= count)
+                {
+                    return outcomes;
+                }
+
+                added = _added.Task;
+            }
+
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"fewer than {count} access records for {url}");
+            }
+
+            await added.WaitAsync(left).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
 }
