@@ -17,12 +17,12 @@ internal sealed class BodyReader
     private readonly ChunkedDecoder? _chunked;
     private long _remaining;
 
-    public BodyReader(BufferedConnection connection, Framing framing, int errorStatus)
+    public BodyReader(BufferedConnection connection, Framing framing)
     {
         _connection = connection;
         _framing = framing;
         _remaining = framing.Length;
-        _chunked = framing.Kind == BodyKind.Chunked ? new ChunkedDecoder(errorStatus) : null;
+        _chunked = framing.Kind == BodyKind.Chunked ? new ChunkedDecoder() : null;
         IsDone = framing.Kind == BodyKind.None || (framing.Kind == BodyKind.Length && framing.Length == 0);
     }
 

@@ -9,16 +9,10 @@ internal sealed class ChunkedDecoder
 {
     private const int MaxSizeLine = 4096;
 
-    private readonly int _errorStatus;
     private State _state = State.Size;
     private long _remaining;
     private int _lineLength;
     private bool _sawDigit;
-
-    public ChunkedDecoder(int errorStatus)
-    {
-        _errorStatus = errorStatus;
-    }
 
     private enum State
     {
@@ -128,5 +122,5 @@ internal sealed class ChunkedDecoder
         }
     }
 
-    private void Fail(string reason) => HttpParseException.Reject(reason, _errorStatus);
+    private static void Fail(string reason) => HttpParseException.Reject(HttpFault.MalformedChunk, reason);
 }

@@ -38,7 +38,7 @@ internal static class HeadParser
         {
             if (buffer.Length - start > MaxRequestLine)
             {
-                HttpParseException.Reject("request line too long", 414);
+                HttpParseException.Reject(HttpFault.RequestLineTooLong, "request line too long");
             }
 
             return false;
@@ -47,7 +47,7 @@ internal static class HeadParser
         lineEnd += start;
         if (lineEnd - start > MaxRequestLine)
         {
-            HttpParseException.Reject("request line too long", 414);
+            HttpParseException.Reject(HttpFault.RequestLineTooLong, "request line too long");
         }
 
         var (method, target, version) = ParseRequestLine(TrimCr(buffer[start..lineEnd]));
@@ -56,7 +56,7 @@ internal static class HeadParser
         {
             if (buffer.Length > MaxHead)
             {
-                HttpParseException.Reject("request header fields too large", 431);
+                HttpParseException.Reject(HttpFault.HeadTooLarge, "request header fields too large");
             }
 
             return false;
@@ -64,10 +64,10 @@ internal static class HeadParser
 
         if (end > MaxHead)
         {
-            HttpParseException.Reject("request header fields too large", 431);
+            HttpParseException.Reject(HttpFault.HeadTooLarge, "request header fields too large");
         }
 
-        head = new RequestHead { Method = method, Target = target, Version = version, Headers = ParseFields(buffer[(lineEnd + 1)..end], 400) };
+        head = new RequestHead { Method = method, Target = target, Version = version, Headers = ParseFields(buffer[(lineEnd + 1)..end]) };
         consumed = end;
         return true;
     }
@@ -82,7 +82,7 @@ internal static class HeadParser
         {
             if (buffer.Length > MaxHead)
             {
-                HttpParseException.Reject("upstream response head too large", 502);
+                HttpParseException.Reject(HttpFault.HeadTooLarge, "response head too large");
             }
 
             return false;
@@ -93,7 +93,7 @@ internal static class HeadParser
             || !char.IsAsciiDigit((char)line[9]) || !char.IsAsciiDigit((char)line[10]) || !char.IsAsciiDigit((char)line[11])
             || (line.Length > 12 && line[12] != ' '))
         {
-            HttpParseException.Reject("malformed upstream status line", 502);
+            HttpParseException.Reject(HttpFault.MalformedStartLine, "malformed status line");
         }
 
         head = new ResponseHead
@@ -101,7 +101,7 @@ internal static class HeadParser
             Version = new Version(1, line[7] == '0' ? 0 : 1),
             Status = ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0'),
             Reason = line.Length > 13 ? Encoding.Latin1.GetString(line[13..]) : string.Empty,
-            Headers = ParseFields(buffer[(lineEnd + 1)..end], 502),
+            Headers = ParseFields(buffer[(lineEnd + 1)..end]),
         };
         consumed = end;
         return true;
@@ -136,7 +136,7 @@ internal static class HeadParser
         var lastSpace = line.LastIndexOf((byte)' ');
         if (firstSpace <= 0 || lastSpace == firstSpace)
         {
-            HttpParseException.Reject("malformed request line");
+            HttpParseException.Reject(HttpFault.MalformedStartLine, "malformed request line");
         }
 
         var method = line[..firstSpace];
@@ -144,28 +144,28 @@ internal static class HeadParser
         var version = line[(lastSpace + 1)..];
         if (method.IndexOfAnyExcept(s_tokenChars) >= 0)
         {
-            HttpParseException.Reject("malformed method");
+            HttpParseException.Reject(HttpFault.MalformedStartLine, "malformed method");
         }
 
         if (target.Length == 0 || target.IndexOfAnyExceptInRange((byte)0x21, (byte)0x7E) >= 0)
         {
-            HttpParseException.Reject("malformed request target (spaces, control or non-ASCII bytes)");
+            HttpParseException.Reject(HttpFault.MalformedStartLine, "malformed request target (spaces, control or non-ASCII bytes)");
         }
 
         if (version.Length != 8 || !version.StartsWith("HTTP/"u8) || version[6] != '.' || !char.IsAsciiDigit((char)version[5]) || !char.IsAsciiDigit((char)version[7]))
         {
-            HttpParseException.Reject("malformed HTTP version");
+            HttpParseException.Reject(HttpFault.MalformedStartLine, "malformed HTTP version");
         }
 
         if (version[5] != '1')
         {
-            HttpParseException.Reject("only HTTP/1.0 and HTTP/1.1 are supported", 505);
+            HttpParseException.Reject(HttpFault.UnsupportedVersion, "only HTTP/1.0 and HTTP/1.1 are supported");
         }
 
         return (Encoding.ASCII.GetString(method), Encoding.ASCII.GetString(target), new Version(1, version[7] == '0' ? 0 : 1));
     }
 
-    private static HttpHeaders ParseFields(ReadOnlySpan<byte> block, int status)
+    private static HttpHeaders ParseFields(ReadOnlySpan<byte> block)
     {
         var headers = new HttpHeaders();
         while (true)
@@ -180,13 +180,13 @@ internal static class HeadParser
 
             if (line[0] is (byte)' ' or (byte)'\t')
             {
-                HttpParseException.Reject("obsolete line folding in a header field", status);
+                HttpParseException.Reject(HttpFault.MalformedField, "obsolete line folding in a header field");
             }
 
             var colon = line.IndexOf((byte)':');
             if (colon <= 0 || line[..colon].IndexOfAnyExcept(s_tokenChars) >= 0)
             {
-                HttpParseException.Reject("malformed header field", status);
+                HttpParseException.Reject(HttpFault.MalformedField, "malformed header field");
             }
 
             var value = line[(colon + 1)..].Trim(" \t"u8);
@@ -194,7 +194,7 @@ internal static class HeadParser
             {
                 if ((b < 0x20 && b != '\t') || b == 0x7F)
                 {
-                    HttpParseException.Reject("control character in a header field", status);
+                    HttpParseException.Reject(HttpFault.MalformedField, "control character in a header field");
                 }
             }
 

@@ -43,18 +43,18 @@ internal sealed class RequestHead
         {
             if (contentLength.Count > 0)
             {
-                HttpParseException.Reject("both Transfer-Encoding and Content-Length");
+                HttpParseException.Reject(HttpFault.MalformedFraming, "both Transfer-Encoding and Content-Length");
             }
 
             if (!Headers.GetList("Transfer-Encoding").Last().Equals("chunked", StringComparison.OrdinalIgnoreCase))
             {
-                HttpParseException.Reject("a request body must end with chunked transfer coding");
+                HttpParseException.Reject(HttpFault.MalformedFraming, "a request body must end with chunked transfer coding");
             }
 
             return new Framing(BodyKind.Chunked);
         }
 
-        return contentLength.Count == 0 ? Framing.None : new Framing(BodyKind.Length, ParseLength(contentLength, 400));
+        return contentLength.Count == 0 ? Framing.None : new Framing(BodyKind.Length, ParseLength(contentLength));
     }
 
     /// <summary>The body framing, or None when the framing itself is malformed (for deciding whether to close).</summary>
@@ -70,20 +70,20 @@ internal sealed class RequestHead
         }
     }
 
-    internal static long ParseLength(List<string> values, int status)
+    internal static long ParseLength(List<string> values)
     {
         long? length = null;
         foreach (var value in values)
         {
             if (value.Length == 0 || value.Length > 18 || !value.All(char.IsAsciiDigit))
             {
-                HttpParseException.Reject($"invalid Content-Length '{value}'", status);
+                HttpParseException.Reject(HttpFault.MalformedFraming, $"invalid Content-Length '{value}'");
             }
 
             var parsed = long.Parse(value, CultureInfo.InvariantCulture);
             if (length is not null && length != parsed)
             {
-                HttpParseException.Reject("conflicting Content-Length values", status);
+                HttpParseException.Reject(HttpFault.MalformedFraming, "conflicting Content-Length values");
             }
 
             length = parsed;
@@ -122,6 +122,6 @@ internal sealed class ResponseHead
         }
 
         var contentLength = Headers.GetList("Content-Length").ToList();
-        return contentLength.Count == 0 ? new Framing(BodyKind.UntilClose) : new Framing(BodyKind.Length, RequestHead.ParseLength(contentLength, 502));
+        return contentLength.Count == 0 ? new Framing(BodyKind.UntilClose) : new Framing(BodyKind.Length, RequestHead.ParseLength(contentLength));
     }
 }

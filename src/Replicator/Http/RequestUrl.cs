@@ -25,7 +25,7 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
     {
         if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
-            HttpParseException.Reject(target.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
+            HttpParseException.Reject(HttpFault.MalformedUrl, target.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
                 ? "https URLs go through CONNECT"
                 : "only http URLs can be proxied");
         }
@@ -52,7 +52,7 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
     {
         if (authority.Contains('@', StringComparison.Ordinal))
         {
-            HttpParseException.Reject("user information in the URL is not allowed");
+            HttpParseException.Reject(HttpFault.MalformedUrl, "user information in the URL is not allowed");
         }
 
         string host;
@@ -62,7 +62,7 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
             var close = authority.IndexOf(']', StringComparison.Ordinal);
             if (close < 0 || !System.Net.IPAddress.TryParse(authority[1..close], out var v6) || v6.AddressFamily != System.Net.Sockets.AddressFamily.InterNetworkV6)
             {
-                HttpParseException.Reject("malformed IPv6 host");
+                HttpParseException.Reject(HttpFault.MalformedUrl, "malformed IPv6 host");
             }
 
             host = authority[..(close + 1)].ToLowerInvariant();
@@ -70,7 +70,7 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
             {
                 if (authority[close + 1] != ':')
                 {
-                    HttpParseException.Reject("malformed host");
+                    HttpParseException.Reject(HttpFault.MalformedUrl, "malformed host");
                 }
 
                 portText = authority[(close + 2)..];
@@ -83,14 +83,14 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
             portText = colon < 0 ? string.Empty : authority[(colon + 1)..];
             if (host.Length == 0 || host.Length > 253 || !host.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.' or '_') || host.StartsWith('.') || host.Contains("..", StringComparison.Ordinal))
             {
-                HttpParseException.Reject("malformed host name");
+                HttpParseException.Reject(HttpFault.MalformedUrl, "malformed host name");
             }
         }
 
         var port = defaultPort;
         if (portText.Length > 0 && (!int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out port) || port is < 1 or > 65535))
         {
-            HttpParseException.Reject("malformed port");
+            HttpParseException.Reject(HttpFault.MalformedUrl, "malformed port");
         }
 
         return (host, port);
@@ -154,7 +154,7 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
 
             if (i + 2 >= text.Length || !char.IsAsciiHexDigit(text[i + 1]) || !char.IsAsciiHexDigit(text[i + 2]))
             {
-                HttpParseException.Reject("invalid percent-encoding in the URL");
+                HttpParseException.Reject(HttpFault.MalformedUrl, "invalid percent-encoding in the URL");
             }
 
             var decoded = (char)Convert.ToByte(text.Substring(i + 1, 2), 16);

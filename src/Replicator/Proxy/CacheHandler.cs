@@ -116,11 +116,11 @@ internal static class CacheHandler
         {
             answer = await FetchAsync(exchange, relativePath, headers);
         }
-        catch (ProxyException e) when (e.Status is 502 or 504 && !exchange.ResponseStarted)
+        catch (ProxyException e) when (e.Side == Side.Upstream && !exchange.ResponseStarted)
         {
             if (Freshness.MustRevalidate(entry.Response))
             {
-                throw new ProxyException(504, $"cannot revalidate {exchange.Url} (must-revalidate): {e.Message}");
+                throw new ProxyException(FailedStep.MustRevalidate, $"cannot revalidate {exchange.Url} (must-revalidate): {e.Message}");
             }
 
             Log.Warning("Serving stale {Url:l}: {Reason:l}", exchange.Url!.ToString(), e.Message);

@@ -42,7 +42,7 @@ internal sealed class ClientAdmission
         if (address is null || !_access.Allows(address))
         {
             Warn($"refused {address}", "Refused {Client}: not in the allowed clients (--ip)", address);
-            await RefuseAsync(fiber, client, 403, $"client {address} is not allowed to use this proxy");
+            await RefuseAsync(fiber, client, Blame.Of(FailedStep.NotAllowed).Status, $"client {address} is not allowed to use this proxy");
             return;
         }
 
@@ -52,7 +52,7 @@ internal sealed class ClientAdmission
             // Not counted while the refusal is answered: the refused do not hold up the admitted.
             Leave(address);
             Warn($"cap {address}", "Refused a connection of {Client}: it holds the most connections one client may (--max-client-connections)", address);
-            await RefuseAsync(fiber, client, 503, $"client {address} has too many connections open");
+            await RefuseAsync(fiber, client, Blame.Of(FailedStep.OverCap).Status, $"client {address} has too many connections open");
             return;
         }
 

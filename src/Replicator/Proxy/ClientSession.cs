@@ -118,7 +118,7 @@ internal sealed class ClientSession : IDisposable
                 ? $"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s"
                 : $"the request head stalled for {options.Timeout.TotalSeconds:0} s";
             Log.Information("{Client:l}: {Reason:l}", _clientName, reason);
-            await _client.SendAsync(_fiber, Messages.Error(408, reason, keepAlive: false), options.Timeout);
+            await _client.SendAsync(_fiber, Messages.Error(Blame.Of(FailedStep.ClientTimeout).Status, reason, keepAlive: false), options.Timeout);
             return null;
         }
         catch (FiberTimeoutException) when (_client.BufferedCount == 0)
@@ -128,7 +128,7 @@ internal sealed class ClientSession : IDisposable
         catch (HttpParseException e)
         {
             Log.Information("{Client:l} sent a malformed request: {Reason:l}", _clientName, e.Message);
-            await _client.SendAsync(_fiber, Messages.Error(e.Status, e.Message, keepAlive: false), options.Timeout);
+            await _client.SendAsync(_fiber, Messages.Error(ProxyException.FromClient(e).Status, e.Message, keepAlive: false), options.Timeout);
             return null;
         }
     }
@@ -162,7 +162,7 @@ internal sealed class ClientSession : IDisposable
         }
         catch (HttpParseException e)
         {
-            await FailAsync(exchange, new ProxyException(e.Status, e.Message));
+            await FailAsync(exchange, ProxyException.FromClient(e));
         }
         catch (ProxyException e)
         {
@@ -186,9 +186,9 @@ internal sealed class ClientSession : IDisposable
             return;
         }
 
-        // A malformed request (4xx) ends the connection; after an upstream failure (5xx) the client may go on,
+        // A malformed request ends the connection; after a failure that is not the client's, the client may go on,
         // unless a request body we did not read would be taken for the next request.
-        exchange.KeepAlive &= error.Status >= 500 && exchange.Request.BodyFramingOrNone().Kind == BodyKind.None;
+        exchange.KeepAlive &= error.Side != Side.Client && exchange.Request.BodyFramingOrNone().Kind == BodyKind.None;
         await exchange.SendErrorAsync(error.Status, error.Message);
     }
 }

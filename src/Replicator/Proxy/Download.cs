@@ -274,7 +274,7 @@ internal sealed class Download
 
     private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
     {
-        var reader = new BodyReader(upstream.Connection, framing, 502);
+        var reader = new BodyReader(upstream.Connection, framing);
         var pacer = Pacer.For(_server.Options.Limit, fiber);
         var state = DownloadState.Failed;
         Exception? error = null;

@@ -31,7 +31,7 @@ internal static class Forwarder
         var url = exchange.Url!;
         if (exchange.Server.CacheOptions.Offline)
         {
-            throw new ProxyException(504, $"offline: {url} is not in the cache", Outcomes.Offline);
+            throw new ProxyException(FailedStep.Offline, $"offline: {url} is not in the cache");
         }
 
         Messages.AddVia(endToEnd, exchange.Request.Version);
@@ -41,7 +41,7 @@ internal static class Forwarder
         var pool = UpstreamPool.Current;
         if (!exchange.Server.Options.Upstream.AllowsPort(url.Port))
         {
-            throw new ProxyException(403, UpstreamAccess.RefusedPort(url.Port));
+            throw new ProxyException(FailedStep.NotAllowed, UpstreamAccess.RefusedPort(url.Port));
         }
 
         var (host, port) = parent is null ? (url.Host, url.Port) : (parent.Host, parent.Port);
@@ -83,7 +83,7 @@ internal static class Forwarder
         Messages.AddVia(headers, response.Version);
         exchange.Status = response.Status;
         await exchange.SendAsync(Messages.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
-        var reader = new BodyReader(upstream.Connection, framing, 502);
+        var reader = new BodyReader(upstream.Connection, framing);
         var pacer = Pacer.For(exchange.Server.Options.Limit, exchange.Fiber);
         try
         {
@@ -112,7 +112,7 @@ internal static class Forwarder
         catch (Exception e) when (e is IOException or HttpParseException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
         {
             upstream.Dispose();
-            throw new ProxyException(502, $"upstream {exchange.Url!.Authority} broke off the body: {e.Message}");
+            throw new ProxyException(FailedStep.UpstreamBody, $"upstream {exchange.Url!.Authority} broke off the body: {e.Message}");
         }
 
         if (clientFraming.Kind == BodyKind.Chunked)
@@ -213,7 +213,7 @@ internal static class Forwarder
 
                 if (!received && clock.GetElapsedTime(sent) >= headTimeout)
                 {
-                    throw new ProxyException(504, $"upstream {exchange.Url!.Authority} did not send a whole response head within {headTimeout.TotalSeconds:0} s");
+                    throw new ProxyException(FailedStep.UpstreamTimeout, $"upstream {exchange.Url!.Authority} did not send a whole response head within {headTimeout.TotalSeconds:0} s");
                 }
 
                 if (!received)
@@ -231,7 +231,7 @@ internal static class Forwarder
 
             if (head.Status == 101)
             {
-                throw new ProxyException(502, "upstream switched protocols, which a caching proxy does not carry");
+                throw new ProxyException(FailedStep.UpstreamHead, "upstream switched protocols, which a caching proxy does not carry");
             }
 
             if (exchange.Request.IsHttp11)
@@ -243,7 +243,7 @@ internal static class Forwarder
 
     private static async ValueTask ForwardRequestBodyAsync(Exchange exchange, UpstreamConnection upstream, Framing framing)
     {
-        var reader = new BodyReader(exchange.Client, framing, 400);
+        var reader = new BodyReader(exchange.Client, framing);
         var chunked = framing.Kind == BodyKind.Chunked;
         try
         {
@@ -254,7 +254,7 @@ internal static class Forwarder
         catch (HttpParseException e)
         {
             // The client's own body is malformed: its fault (400), not the origin's.
-            throw new ProxyException(400, $"malformed request body: {e.Message}");
+            throw new ProxyException(FailedStep.ClientBody, $"malformed request body: {e.Message}", e.Fault);
         }
 
         if (chunked)

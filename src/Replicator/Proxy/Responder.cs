@@ -184,7 +184,7 @@ internal static class Responder
 
             if (download.Error is { } error)
             {
-                throw new ProxyException(502, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
+                throw new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
             }
 
             await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.Timeout * 2);

@@ -17,7 +17,7 @@ internal static class StatusPage
         exchange.Outcome = Outcomes.Hit;
         if (request.Method is not ("GET" or "HEAD"))
         {
-            throw new ProxyException(400, "this is a proxy: send requests for other servers in absolute form (GET http://host/path)");
+            throw new ProxyException(FailedStep.ClientRequest, "this is a proxy: send requests for other servers in absolute form (GET http://host/path)");
         }
 
         var root = exchange.Server.Store.Root;

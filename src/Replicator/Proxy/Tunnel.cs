@@ -20,12 +20,12 @@ internal static class Tunnel
         exchange.KeepAlive = false;
         if (!options.ConnectPorts.Contains(port))
         {
-            throw new ProxyException(403, $"CONNECT to port {port} is not allowed", Outcomes.Tunnel);
+            throw new ProxyException(FailedStep.NotAllowed, $"CONNECT to port {port} is not allowed", outcome: Outcomes.Tunnel);
         }
 
         if (exchange.Server.CacheOptions.Offline)
         {
-            throw new ProxyException(504, $"offline: cannot open a tunnel to {host}:{port}", Outcomes.Offline);
+            throw new ProxyException(FailedStep.Offline, $"offline: cannot open a tunnel to {host}:{port}");
         }
 
         Socket upstream;
@@ -109,7 +109,7 @@ internal static class Tunnel
 
             if (head.Status is < 200 or >= 300)
             {
-                throw new ProxyException(502, $"parent proxy {parent} refused CONNECT {target}: {head.Status} {head.Reason}", Outcomes.Tunnel);
+                throw new ProxyException(FailedStep.UpstreamRefused, $"parent proxy {parent} refused CONNECT {target}: {head.Status} {head.Reason}", outcome: Outcomes.Tunnel);
             }
 
             connection.Consume(consumed);

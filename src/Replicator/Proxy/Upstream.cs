@@ -103,7 +103,7 @@ internal sealed class UpstreamPool
         {
             if (access is not null && !access.Allows(address))
             {
-                last ??= new ProxyException(403, UpstreamAccess.RefusedAddress(KeyOf(host, port), address));
+                last ??= new ProxyException(FailedStep.NotAllowed, UpstreamAccess.RefusedAddress(KeyOf(host, port), address));
                 continue;
             }
 

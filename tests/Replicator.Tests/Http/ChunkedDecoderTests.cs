@@ -22,7 +22,7 @@ public class ChunkedDecoderTests
     [Fact]
     public void Decode_BytesAfterTheEnd_AreLeftAlone()
     {
-        var decoder = new ChunkedDecoder(502);
+        var decoder = new ChunkedDecoder();
         var input = Encoding.ASCII.GetBytes("0\r\n\r\nNEXT");
 
         var consumed = decoder.Decode(input, out _);
@@ -54,13 +54,13 @@ public class ChunkedDecoderTests
     [InlineData("FFFFFFFFFFFFFFFFFF\r\n")]
     public void Decode_Malformed_IsRefused(string text)
     {
-        var decoder = new ChunkedDecoder(502);
-        Assert.Equal(502, Assert.Throws<HttpParseException>(() => DecodeAll(decoder, Encoding.ASCII.GetBytes(text))).Status);
+        var decoder = new ChunkedDecoder();
+        Assert.Equal(HttpFault.MalformedChunk, Assert.Throws<HttpParseException>(() => DecodeAll(decoder, Encoding.ASCII.GetBytes(text))).Fault);
     }
 
     private static string DecodeInPieces(string text, int pieceSize)
     {
-        var decoder = new ChunkedDecoder(502);
+        var decoder = new ChunkedDecoder();
         var output = new StringBuilder();
         var bytes = Encoding.ASCII.GetBytes(text);
         for (var start = 0; start < bytes.Length; start += pieceSize)

@@ -1,5 +1,6 @@
 using System.Text;
 using Replicator.Http;
+using Replicator.Proxy;
 
 namespace Replicator.Tests.Http;
 
@@ -67,31 +68,31 @@ public class HeadParserTests
     [InlineData("GET http://h/ HTTP/1.1\r\nBad Name: v\r\n\r\n", 400)]
     [InlineData("GET http://h/ HTTP/1.1\r\n Folded: v\r\n\r\n", 400)]
     [InlineData("GET http://h/ HTTP/1.1\r\nX: a\u007Fb\r\n\r\n", 400)]
-    public void TryParseRequest_Malformed_IsRefusedWithItsStatus(string text, int status)
+    public void TryParseRequest_Malformed_IsRefusedWithAFaultAProxyAnswersWithItsStatus(string text, int status)
     {
         var error = Assert.Throws<HttpParseException>(() => HeadParser.TryParseRequest(Encoding.Latin1.GetBytes(text), out _, out _));
-        Assert.Equal(status, error.Status);
+        Assert.Equal(status, Blame.Of(FailedStep.ClientHead, error.Fault).Status);
     }
 
     [Fact]
     public void TryParseRequest_MalformedRequestLine_IsRefusedBeforeTheHeadIsComplete()
     {
         var error = Assert.Throws<HttpParseException>(() => HeadParser.TryParseRequest("BROKEN\r\nHost: still coming"u8, out _, out _));
-        Assert.Equal(400, error.Status);
+        Assert.Equal(HttpFault.MalformedStartLine, error.Fault);
     }
 
     [Fact]
     public void TryParseRequest_RequestLineOverTheLimit_Is414EvenUnfinished()
     {
         var line = Encoding.ASCII.GetBytes("GET http://h/" + new string('a', HeadParser.MaxRequestLine));
-        Assert.Equal(414, Assert.Throws<HttpParseException>(() => HeadParser.TryParseRequest(line, out _, out _)).Status);
+        Assert.Equal(HttpFault.RequestLineTooLong, Assert.Throws<HttpParseException>(() => HeadParser.TryParseRequest(line, out _, out _)).Fault);
     }
 
     [Fact]
     public void TryParseRequest_HeadOverTheLimit_Is431EvenUnfinished()
     {
         var head = Encoding.ASCII.GetBytes("GET http://h/ HTTP/1.1\r\n" + string.Concat(Enumerable.Repeat("X-A: " + new string('b', 1000) + "\r\n", 70)));
-        Assert.Equal(431, Assert.Throws<HttpParseException>(() => HeadParser.TryParseRequest(head, out _, out _)).Status);
+        Assert.Equal(HttpFault.HeadTooLarge, Assert.Throws<HttpParseException>(() => HeadParser.TryParseRequest(head, out _, out _)).Fault);
     }
 
     [Theory]
@@ -110,9 +111,9 @@ public class HeadParserTests
     [InlineData("HTTP/1.1 20 OK\r\n\r\n")]
     [InlineData("ICY 200 OK\r\n\r\n")]
     [InlineData("HTTP/1.1 200OK\r\n\r\n")]
-    public void TryParseResponse_MalformedStatusLine_Is502(string text)
+    public void TryParseResponse_MalformedStatusLine_IsRefused(string text)
     {
-        Assert.Equal(502, Assert.Throws<HttpParseException>(() => HeadParser.TryParseResponse(Encoding.ASCII.GetBytes(text), out _, out _)).Status);
+        Assert.Equal(HttpFault.MalformedStartLine, Assert.Throws<HttpParseException>(() => HeadParser.TryParseResponse(Encoding.ASCII.GetBytes(text), out _, out _)).Fault);
     }
 
     [Theory]

@@ -155,6 +155,7 @@ public sealed class ProxyProtocolTests
         Assert.StartsWith("HTTP/1.1 403 Forbidden", reply, StringComparison.Ordinal);
         Assert.Contains("internal address", reply, StringComparison.Ordinal);
         Assert.Equal(0, proxy.Origin.CountRequests("/private"));
+        Assert.Equal(["ERROR:proxy"], await proxy.Accesses.OutcomesAsync($"http://localhost:{proxy.Origin.Port}/private", 1));
     }
 
     [Fact]
@@ -177,6 +178,7 @@ public sealed class ProxyProtocolTests
 
         Assert.StartsWith("HTTP/1.1 400 ", reply, StringComparison.Ordinal);
         Assert.Contains("request body", reply, StringComparison.Ordinal);
+        Assert.Equal(["ERROR:client"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/upload"), 1));
     }
 
     [Fact]
