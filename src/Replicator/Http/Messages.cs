@@ -14,6 +14,13 @@ internal enum BodyKind
 internal readonly record struct Framing(BodyKind Kind, long Length = 0)
 {
     public static Framing None { get; } = new(BodyKind.None);
+
+    /// <summary>
+    /// How a body framed like this one is delimited towards a client: a known length (or none) as it is; otherwise
+    /// chunked for HTTP/1.1 and, for HTTP/1.0, until the connection closes (which ends keep-alive).
+    /// </summary>
+    public Framing ForClient(bool http11) =>
+        Kind is BodyKind.None or BodyKind.Length ? this : new Framing(http11 ? BodyKind.Chunked : BodyKind.UntilClose);
 }
 
 internal sealed class RequestHead

@@ -443,23 +443,7 @@ internal sealed class Download
 
     /// <summary>A 206 that continues our partial: "bytes N-(T-1)/T" from exactly where it stops.</summary>
     private static bool FitsResume(ResponseHead response, long resumeFrom) =>
-        response.Status == 206 && ParseContentRange(response.Headers["Content-Range"]) is { } range && range.Start == resumeFrom && range.End == range.Total - 1;
+        response.Status == 206 && ContentRange.Parse(response.Headers["Content-Range"]) is { } range && range.Start == resumeFrom && range.End == range.Total - 1;
 
-    private static long? ContentRangeTotal(ResponseHead response) => ParseContentRange(response.Headers["Content-Range"])?.Total;
-
-    private static (long Start, long End, long Total)? ParseContentRange(string? value)
-    {
-        if (value is null || !value.StartsWith("bytes ", StringComparison.OrdinalIgnoreCase))
-        {
-            return null;
-        }
-
-        var parts = value[6..].Split('-', '/');
-        return parts.Length == 3
-            && long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var start)
-            && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var end)
-            && long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var total)
-            ? (start, end, total)
-            : null;
-    }
+    private static long? ContentRangeTotal(ResponseHead response) => ContentRange.Parse(response.Headers["Content-Range"])?.Total;
 }

@@ -139,18 +139,9 @@ internal static class Forwarder
     /// <summary>How a body of <paramref name="framing"/> is delimited towards this client; may turn keep-alive off.</summary>
     public static Framing ClientFraming(Exchange exchange, Framing framing)
     {
-        if (framing.Kind is BodyKind.None or BodyKind.Length)
-        {
-            return framing;
-        }
-
-        if (exchange.Request.IsHttp11)
-        {
-            return new Framing(BodyKind.Chunked);
-        }
-
-        exchange.KeepAlive = false;
-        return new Framing(BodyKind.UntilClose);
+        var forClient = framing.ForClient(exchange.Request.IsHttp11);
+        exchange.KeepAlive &= forClient.Kind != BodyKind.UntilClose;
+        return forClient;
     }
 
     /// <summary>Sends a piece of body to the client; a failure to is the client's (<see cref="ClientGoneException"/>).</summary>
