@@ -92,7 +92,7 @@ internal sealed class ClientAdmission
         {
             try
             {
-                await fiber.SendAsync(client, Messages.Error(status, reason, keepAlive: false), s_drainTime);
+                await fiber.SendAsync(client, ProxyHeads.Error(status, reason, keepAlive: false), s_drainTime);
                 client.Shutdown(SocketShutdown.Send);
                 var buffer = new byte[4096];
                 var drained = 0;

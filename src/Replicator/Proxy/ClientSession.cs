@@ -109,7 +109,7 @@ internal sealed class ClientSession : IDisposable
             }
 
             _client.Consume(consumed);
-            Messages.LogHead("Client sends", $"{head.Method} {head.Target} HTTP/{head.Version}", head.Headers);
+            ProxyHeads.LogHead("Client sends", $"{head.Method} {head.Target} HTTP/{head.Version}", head.Headers);
             return head;
         }
         catch (FiberTimeoutException) when (headStarted is { } started)
@@ -118,7 +118,7 @@ internal sealed class ClientSession : IDisposable
                 ? $"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s"
                 : $"the request head stalled for {options.Timeout.TotalSeconds:0} s";
             Log.Information("{Client:l}: {Reason:l}", _clientName, reason);
-            await _client.SendAsync(_fiber, Messages.Error(Blame.Of(FailedStep.ClientTimeout).Status, reason, keepAlive: false), options.Timeout);
+            await _client.SendAsync(_fiber, ProxyHeads.Error(Blame.Of(FailedStep.ClientTimeout).Status, reason, keepAlive: false), options.Timeout);
             return null;
         }
         catch (FiberTimeoutException) when (_client.BufferedCount == 0)
@@ -128,7 +128,7 @@ internal sealed class ClientSession : IDisposable
         catch (HttpParseException e)
         {
             Log.Information("{Client:l} sent a malformed request: {Reason:l}", _clientName, e.Message);
-            await _client.SendAsync(_fiber, Messages.Error(ProxyException.FromClient(e).Status, e.Message, keepAlive: false), options.Timeout);
+            await _client.SendAsync(_fiber, ProxyHeads.Error(ProxyException.FromClient(e).Status, e.Message, keepAlive: false), options.Timeout);
             return null;
         }
     }

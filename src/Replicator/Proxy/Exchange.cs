@@ -74,7 +74,7 @@ internal sealed class Exchange
     public async ValueTask SendErrorAsync(int status, string reason)
     {
         Status = status;
-        await SendAsync(Messages.Error(status, reason, KeepAlive));
+        await SendAsync(ProxyHeads.Error(status, reason, KeepAlive));
     }
 
     public void CountSent(long bytes) => BytesSent += bytes;

@@ -34,10 +34,10 @@ internal static class Forwarder
             throw new ProxyException(FailedStep.Offline, $"offline: {url} is not in the cache");
         }
 
-        Messages.AddVia(endToEnd, exchange.Request.Version);
+        ProxyHeads.AddVia(endToEnd, exchange.Request.Version);
         var parent = exchange.Server.Options.External;
-        var head = Messages.UpstreamRequest(method, url, endToEnd, requestBody, parent);
-        Messages.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);
+        var head = ProxyHeads.UpstreamRequest(method, url, endToEnd, requestBody, parent);
+        ProxyHeads.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);
         var pool = UpstreamPool.Current;
         if (!exchange.Server.Options.Upstream.AllowsPort(url.Port))
         {
@@ -80,9 +80,9 @@ internal static class Forwarder
         var framing = response.BodyFraming(exchange.Request.Method);
         var clientFraming = ClientFraming(exchange, framing);
         var headers = response.Headers.EndToEnd();
-        Messages.AddVia(headers, response.Version);
+        ProxyHeads.AddVia(headers, response.Version);
         exchange.Status = response.Status;
-        await exchange.SendAsync(Messages.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
+        await exchange.SendAsync(ProxyHeads.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
         var reader = new BodyReader(upstream.Connection, framing);
         var pacer = Pacer.For(exchange.Server.Options.Limit, exchange.Fiber);
         try
@@ -214,7 +214,7 @@ internal static class Forwarder
             }
 
             connection.Consume(consumed);
-            Messages.LogHead("Server responds", $"HTTP/{head.Version} {head.Status} {head.Reason}", head.Headers);
+            ProxyHeads.LogHead("Server responds", $"HTTP/{head.Version} {head.Status} {head.Reason}", head.Headers);
             if (head.Status >= 200)
             {
                 return head;
@@ -227,7 +227,7 @@ internal static class Forwarder
 
             if (exchange.Request.IsHttp11)
             {
-                await exchange.Client.SendAsync(exchange.Fiber, Messages.ClientResponse(head.Status, head.Reason, head.Headers.EndToEnd(), Framing.None, keepAlive: true), exchange.Timeout);
+                await exchange.Client.SendAsync(exchange.Fiber, ProxyHeads.ClientResponse(head.Status, head.Reason, head.Headers.EndToEnd(), Framing.None, keepAlive: true), exchange.Timeout);
             }
         }
     }

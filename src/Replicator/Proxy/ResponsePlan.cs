@@ -34,7 +34,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
             headers.Set("Age", AgeSeconds(stored, now).ToString(CultureInfo.InvariantCulture));
         }
 
-        Messages.AddVia(headers, request.Version);
+        ProxyHeads.AddVia(headers, request.Version);
         if (Conditionals.NotModified(request.Headers, stored.ETag, stored.LastModified ?? stored.BodyStamp))
         {
             var selected = new HttpHeaders();
@@ -100,7 +100,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
         }
 
         var close = keepAlive ? string.Empty : "Connection: close\r\n";
-        Utf8.TryWrite(tail[written..], CultureInfo.InvariantCulture, $"Via: {Messages.ViaHop(request.Version)}\r\nAccept-Ranges: bytes\r\nContent-Length: {length}\r\n{close}\r\n", out var rest);
+        Utf8.TryWrite(tail[written..], CultureInfo.InvariantCulture, $"Via: {ProxyHeads.ViaHop(request.Version)}\r\nAccept-Ranges: bytes\r\nContent-Length: {length}\r\n{close}\r\n", out var rest);
         var head = new byte[fields.Length + written + rest];
         fields.CopyTo(head, 0);
         tail[..(written + rest)].CopyTo(head.AsSpan(fields.Length));
@@ -110,7 +110,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
     private static long AgeSeconds(StoredResponse stored, DateTimeOffset now) => (long)Freshness.Age(stored, now).TotalSeconds;
 
     private static ResponsePlan Answer(RequestHead request, int status, HttpHeaders headers, Framing framing, long offset, long count, bool keepAlive) =>
-        Planned(request, status, Messages.ClientResponse(status, Messages.ReasonPhrase(status), headers, framing, keepAlive), offset, count, framing.Kind == BodyKind.Chunked, keepAlive);
+        Planned(request, status, ProxyHeads.ClientResponse(status, ProxyHeads.ReasonPhrase(status), headers, framing, keepAlive), offset, count, framing.Kind == BodyKind.Chunked, keepAlive);
 
     /// <summary>A HEAD request gets the head alone.</summary>
     private static ResponsePlan Planned(RequestHead request, int status, byte[] head, long offset, long count, bool chunked, bool keepAlive) =>

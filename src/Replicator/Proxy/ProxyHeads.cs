@@ -5,11 +5,12 @@ using Replicator.Http;
 namespace Replicator.Proxy;
 
 /// <summary>
-/// How the proxy rewrites messages it forwards (RFC 9110 section 7.6): hop-by-hop fields (Connection and the fields
+/// The heads the proxy writes: what it forwards (RFC 9110 section 7.6: hop-by-hop fields (Connection and the fields
 /// it names, Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, Proxy-Authorization,
-/// Proxy-Authenticate) end at the proxy; Via gains the proxy; the upstream Host keeps a non-default port.
+/// Proxy-Authenticate) end at the proxy; Via gains the proxy; the upstream Host keeps a non-default port), its
+/// responses to clients, its one-line error answers, and the -vv log of every head.
 /// </summary>
-internal static class Messages
+internal static class ProxyHeads
 {
     public const string ViaName = "replicator";
 
