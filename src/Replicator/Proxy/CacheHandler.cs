@@ -93,10 +93,10 @@ internal static class CacheHandler
             Log.Debug("{Path:l} is in the cache but stale: revalidating", relativePath);
             await RevalidateAsync(exchange, entry, relativePath);
         }
-        else if (await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains)) is { } declined)
+        else if (await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains)) is { } notStored)
         {
             exchange.Outcome = Outcomes.Pass;
-            await Forwarder.RelayResponseAsync(exchange, declined.Upstream, declined.Response);
+            await Forwarder.RelayResponseAsync(exchange, notStored);
         }
     }
 
@@ -111,7 +111,7 @@ internal static class CacheHandler
 
         headers.Add("If-Modified-Since", HttpDate.Format(entry.Response.LastModified ?? entry.Response.BodyStamp));
         var requestTime = server.Clock.GetUtcNow();
-        (UpstreamConnection Upstream, ResponseHead Response)? answer;
+        OriginResponse? answer;
         try
         {
             answer = await FetchAsync(exchange, relativePath, headers);
@@ -129,20 +129,20 @@ internal static class CacheHandler
             return;
         }
 
-        if (answer is not { } declined)
+        if (answer is not { } notStored)
         {
             return; // a new body: downloaded and served
         }
 
-        var (upstream, response) = declined;
+        var (upstream, response) = notStored;
         if (response.Status != 304)
         {
             exchange.Outcome = Outcomes.Pass;
-            await Forwarder.RelayResponseAsync(exchange, upstream, response);
+            await Forwarder.RelayResponseAsync(exchange, notStored);
             return;
         }
 
-        Forwarder.Release(upstream, response, Framing.None);
+        OriginClient.Release(upstream, response, Framing.None);
         var refreshed = entry.Response.Synthesized
             ? entry.Response
             : entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
@@ -167,7 +167,7 @@ internal static class CacheHandler
     /// Becomes the download of this URL, or joins the one that got there first; returns null when the client was
     /// served, or the origin's answer when it is not a body to store (a 304, an error status): the caller handles it.
     /// </summary>
-    private static async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)?> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
+    private static async ValueTask<OriginResponse?> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
     {
         var download = new Download(exchange.Server, exchange.Url!, relativePath);
         var running = exchange.Server.Downloads.Register(download);
@@ -182,10 +182,10 @@ internal static class CacheHandler
         }
 
         download.TryAcquire();
-        (UpstreamConnection Upstream, ResponseHead Response)? declined;
+        OriginResponse? notStored;
         try
         {
-            declined = await download.BeginAsync(exchange, headers);
+            notStored = await download.BeginAsync(exchange, headers);
         }
         catch
         {
@@ -193,10 +193,10 @@ internal static class CacheHandler
             throw;
         }
 
-        if (declined is not null)
+        if (notStored is not null)
         {
             download.Release();
-            return declined;
+            return notStored;
         }
 
         exchange.Outcome = Outcomes.Miss;

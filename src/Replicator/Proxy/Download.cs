@@ -143,7 +143,7 @@ internal sealed class Download
     /// Steps (1) and (2), run by the first client. Returns null when the body is being downloaded (serve it with
     /// <see cref="Responder.ServeDownloadAsync"/>), or the origin's response when it may not be stored: relay it.
     /// </summary>
-    public async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)?> BeginAsync(Exchange exchange, HttpHeaders endToEnd)
+    public async ValueTask<OriginResponse?> BeginAsync(Exchange exchange, HttpHeaders endToEnd)
     {
         try
         {
@@ -181,7 +181,7 @@ internal sealed class Download
                 }
 
                 var requestTime = _server.Clock.GetUtcNow();
-                var (upstream, response) = await Forwarder.ExchangeAsync(exchange, "GET", headers, Framing.None);
+                var (upstream, response) = await _server.Origin.ExchangeAsync(exchange, "GET", headers, Framing.None);
                 if (resumeFrom > 0 && response.Status is 206 or 412 or 416 && !FitsResume(response, resumeFrom))
                 {
                     Log.Information("Cannot resume {Url:l} at byte {Offset} ({Status}): starting over", Url.ToString(), resumeFrom, response.Status);
@@ -194,7 +194,7 @@ internal sealed class Download
                 if (!resumed && !(response.Status == 200 && Freshness.IsStorable(exchange.Request, response)))
                 {
                     Finish(DownloadState.Declined, null);
-                    return (upstream, response);
+                    return new OriginResponse(upstream, response);
                 }
 
                 var framing = response.BodyFraming("GET");
@@ -220,7 +220,7 @@ internal sealed class Download
                     if (!resumed)
                     {
                         Finish(DownloadState.Declined, null);
-                        return (upstream, response);
+                        return new OriginResponse(upstream, response);
                     }
 
                     // A 206 answers our resume, not the client: ask again for the whole body.
@@ -249,11 +249,11 @@ internal sealed class Download
     }
 
     /// <summary>The cache cannot take the body: the origin's answer to a plain GET, to be relayed uncached.</summary>
-    private async ValueTask<(UpstreamConnection Upstream, ResponseHead Response)> PassUncachedAsync(Exchange exchange, HttpHeaders endToEnd)
+    private async ValueTask<OriginResponse> PassUncachedAsync(Exchange exchange, HttpHeaders endToEnd)
     {
         // Clients waiting on this download ask on their own, at once.
         Finish(DownloadState.Declined, null);
-        return await Forwarder.ExchangeAsync(exchange, "GET", endToEnd.Clone(), Framing.None);
+        return await _server.Origin.ExchangeAsync(exchange, "GET", endToEnd.Clone(), Framing.None);
     }
 
     /// <summary>Ends the download (declined, failed, or pumped to its end) and lets go of the writer's reference; once.</summary>
@@ -275,7 +275,7 @@ internal sealed class Download
     private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
     {
         var reader = new BodyReader(upstream.Connection, framing);
-        var pacer = Pacer.For(_server.Options.Limit, fiber);
+        var pacer = _server.Origin.PacerFor(fiber);
         var state = DownloadState.Failed;
         Exception? error = null;
         try
@@ -320,7 +320,7 @@ internal sealed class Download
             }
 
             state = DownloadState.Complete;
-            Forwarder.Release(upstream, response, framing);
+            OriginClient.Release(upstream, response, framing);
         }
         catch (Exception e)
         {

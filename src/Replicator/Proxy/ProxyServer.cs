@@ -21,6 +21,7 @@ internal sealed class ProxyServer
         CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody);
         MappedBodies = MappedBody.Keeper(Clock, Store.Tree);
         Admission = new ClientAdmission(options.Access, options.MaxClientConnections, Clock);
+        Origin = new OriginClient(options, cacheOptions.Offline, Clock);
     }
 
     public ProxyOptions Options { get; }
@@ -32,6 +33,9 @@ internal sealed class ProxyServer
     public CacheStore Store { get; }
 
     public Downloads Downloads { get; } = new();
+
+    /// <summary>The origin side: upstream connections, the parent proxy, pacing.</summary>
+    public OriginClient Origin { get; }
 
     /// <summary>Called with every access-log record as it is written (the tests read outcomes through it).</summary>
     public Action<AccessRecord>? OnAccess { get; init; }

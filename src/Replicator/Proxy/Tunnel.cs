@@ -38,7 +38,7 @@ internal static class Tunnel
             }
             else
             {
-                upstream = await UpstreamPool.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout, options.Upstream);
+                upstream = await exchange.Server.Origin.ConnectAsync(exchange.Fiber, host, port, exchange.Timeout);
             }
         }
         catch (Exception e)

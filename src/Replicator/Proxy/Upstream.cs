@@ -9,11 +9,15 @@ namespace Replicator.Proxy;
 /// <summary>A connection to an origin server, kept for reuse while it stays valid.</summary>
 internal sealed class UpstreamConnection : IDisposable
 {
-    public UpstreamConnection(string key, Socket socket)
+    public UpstreamConnection(string key, Socket socket, UpstreamPool pool)
     {
         Key = key;
         Connection = new BufferedConnection(socket);
+        Pool = pool;
     }
+
+    /// <summary>The pool (of the loop that opened it) it goes back to when reusable.</summary>
+    public UpstreamPool Pool { get; }
 
     public string Key { get; }
 
@@ -28,8 +32,8 @@ internal sealed class UpstreamConnection : IDisposable
 }
 
 /// <summary>
-/// Opens upstream connections and keeps idle ones per host:port for reuse. One pool per loop thread: a fiber never
-/// leaves its loop, so neither do its connections, and the pool needs no lock. Names are resolved on the thread
+/// Opens upstream connections and keeps idle ones per host:port for reuse. One pool per loop (held by
+/// <see cref="OriginClient"/>): a fiber never leaves its loop, so neither do its connections, and the pool needs no lock. Names are resolved on the thread
 /// pool (never on the loop) and remembered for a minute.
 /// </summary>
 internal sealed class UpstreamPool
@@ -39,13 +43,7 @@ internal sealed class UpstreamPool
     private static readonly TimeSpan s_dnsLifetime = TimeSpan.FromMinutes(1);
     private static readonly ConcurrentDictionary<string, (IPAddress[] Addresses, long Expires)> s_dns = new(StringComparer.OrdinalIgnoreCase);
 
-    [ThreadStatic]
-    private static UpstreamPool? s_current;
-
     private readonly Dictionary<string, Stack<UpstreamConnection>> _idle = new(StringComparer.Ordinal);
-
-    /// <summary>The pool of the loop thread that calls.</summary>
-    public static UpstreamPool Current => s_current ??= new UpstreamPool();
 
     public static string KeyOf(string host, int port) => $"{host}:{port}";
 
@@ -70,7 +68,7 @@ internal sealed class UpstreamPool
             }
         }
 
-        return new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout, access));
+        return new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout, access), this);
     }
 
     public void Return(UpstreamConnection connection)
