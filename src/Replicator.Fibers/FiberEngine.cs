@@ -17,6 +17,12 @@ public sealed class FiberEngine : IDisposable
     private const int SOL_SOCKET = 1;
     private const int SO_REUSEPORT = 15;
 
+    /// <summary>Dispose without a stop first: the loops get this long to end their fibers.</summary>
+    private static readonly TimeSpan s_disposeWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>Accept failing for lack of descriptors or buffers is retried, backing off up to this.</summary>
+    private static readonly TimeSpan s_maxAcceptBackoff = TimeSpan.FromSeconds(5);
+
     private readonly FiberLoop[] _loops;
     private readonly FiberEngineOptions _options;
     private readonly ILogger _logger;
@@ -143,7 +149,7 @@ public sealed class FiberEngine : IDisposable
         if (_started == 1 && !Completion.IsCompleted)
         {
             RequestStop(TimeSpan.Zero);
-            Completion.Wait(TimeSpan.FromSeconds(10));
+            Completion.Wait(s_disposeWait);
         }
 
         foreach (var loop in _loops)
@@ -229,7 +235,7 @@ public sealed class FiberEngine : IDisposable
                 // Resource pressure: back off instead of spinning on a queue we cannot drain.
                 _logger.Warning("Accept on {Endpoint} failed ({Error}); retrying in {Delay} ms", listener.LocalEndPoint, e.SocketErrorCode, pressure.TotalMilliseconds);
                 await fiber.SleepAsync(pressure);
-                pressure = TimeSpan.FromTicks(Math.Min(pressure.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
+                pressure = TimeSpan.FromTicks(Math.Min(pressure.Ticks * 2, s_maxAcceptBackoff.Ticks));
                 continue;
             }
 

@@ -10,15 +10,6 @@ public sealed class FiberTimeoutException : TimeoutException
         : base(message)
     {
     }
-
-    public FiberTimeoutException()
-    {
-    }
-
-    public FiberTimeoutException(string message, Exception inner)
-        : base(message, inner)
-    {
-    }
 }
 
 /// <summary>Thrown at a wait point when the engine stops: at once for waits marked interruptOnStop, else after the grace period.</summary>
@@ -26,16 +17,6 @@ public sealed class FiberStoppedException : OperationCanceledException
 {
     public FiberStoppedException()
         : base("the fiber engine is stopping")
-    {
-    }
-
-    public FiberStoppedException(string message)
-        : base(message)
-    {
-    }
-
-    public FiberStoppedException(string message, Exception inner)
-        : base(message, inner)
     {
     }
 }

@@ -81,7 +81,7 @@ public static class FiberSocketExtensions
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno != Interop.EAGAIN && errno != Interop.EINTR)
                 {
-                    throw new SocketException(errno == 32 ? (int)SocketError.Shutdown : errno == 104 ? (int)SocketError.ConnectionReset : (int)SocketError.SocketError);
+                    throw new SocketException(errno == Interop.EPIPE ? (int)SocketError.Shutdown : errno == Interop.ECONNRESET ? (int)SocketError.ConnectionReset : (int)SocketError.SocketError);
                 }
 
                 if (errno == Interop.EAGAIN)

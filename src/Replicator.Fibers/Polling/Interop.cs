@@ -14,16 +14,16 @@ internal static unsafe partial class Interop
     internal const int EAGAIN = 11;
     internal const int ENOENT = 2;
     internal const int EEXIST = 17;
+    internal const int EPIPE = 32;
+    internal const int ECONNRESET = 104;
 
     internal const uint EPOLLIN = 0x001;
     internal const uint EPOLLOUT = 0x004;
     internal const uint EPOLLERR = 0x008;
     internal const uint EPOLLHUP = 0x010;
-    internal const uint EPOLLRDHUP = 0x2000;
     internal const uint EPOLLONESHOT = 1u << 30;
 
     internal const int EPOLL_CTL_ADD = 1;
-    internal const int EPOLL_CTL_DEL = 2;
     internal const int EPOLL_CTL_MOD = 3;
     internal const int EPOLL_CLOEXEC = 0x80000;
 

@@ -7,5 +7,4 @@ internal enum Readiness : byte
     None = 0,
     Readable = 1,
     Writable = 2,
-    Both = Readable | Writable,
 }

@@ -27,6 +27,14 @@ internal static class CacheLayout
     /// <summary>Longest file name (NAME_MAX on Linux file systems).</summary>
     private const int MaxName = 255;
 
+    /// <summary>An over-long name keeps its start and ends with this marker and the first hex digits of its SHA-256.</summary>
+    private const string HashMarker = "%hash-";
+
+    /// <summary>128 bits of the hash: collisions between two over-long names of one directory are out of reach.</summary>
+    private const int HashChars = 32;
+
+    private const int HashSuffixBytes = 6 + HashChars;
+
     /// <summary>Longest relative path we create, well under PATH_MAX with any reasonable root.</summary>
     private const int MaxPath = 3072;
 
@@ -72,7 +80,14 @@ internal static class CacheLayout
             return name;
         }
 
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..32];
-        return name[..180] + "%hash-" + hash;
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(name)))[..HashChars];
+        // Cut on a character boundary, in bytes: the kept start and the suffix fit in NAME_MAX together.
+        var kept = name.Length;
+        while (Encoding.UTF8.GetByteCount(name.AsSpan(0, kept)) > MaxName - HashSuffixBytes || (kept > 0 && char.IsLowSurrogate(name[kept])))
+        {
+            kept--;
+        }
+
+        return name[..kept] + HashMarker + hash;
     }
 }

@@ -16,22 +16,8 @@ internal sealed class CacheEntryChangedException : Exception
         RelativePath = relativePath;
     }
 
-    public CacheEntryChangedException()
-    {
-    }
-
-    public CacheEntryChangedException(string message)
-        : base(message)
-    {
-    }
-
-    public CacheEntryChangedException(string message, Exception innerException)
-        : base(message, innerException)
-    {
-    }
-
     /// <summary>The cache path of the body that changed.</summary>
-    public string RelativePath { get; } = string.Empty;
+    public string RelativePath { get; }
 }
 
 /// <summary>A body in the cache tree and what is known about it.</summary>

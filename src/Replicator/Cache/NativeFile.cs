@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
 namespace Replicator.Cache;
@@ -10,36 +9,32 @@ namespace Replicator.Cache;
 internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, long Length, long ChangedSeconds, uint ChangedNanoseconds);
 
 /// <summary>
-/// What the cache needs of Linux beyond System.IO: fsync(2) for files and directories (what makes the write protocol
-/// hold across a power cut, not just a crash), and statx(2) for a file's identity.
+/// What the cache needs of Linux beyond System.IO: LibC.fsync(2) for files and directories (what makes the write protocol
+/// hold across a power cut, not just a crash), and LibC.statx(2) for a file's identity.
 /// </summary>
-internal static partial class NativeFile
+internal static class NativeFile
 {
-    private const int O_RDONLY = 0;
-    private const int O_DIRECTORY = 0x10000;
-    private const int O_CLOEXEC = 0x80000;
-
     public static void Sync(SafeFileHandle file)
     {
-        if (fsync((int)file.DangerousGetHandle()) != 0)
+        if (LibC.fsync((int)file.DangerousGetHandle()) != 0)
         {
-            throw new IOException($"fsync failed (errno {Marshal.GetLastPInvokeError()})");
+            throw LibC.Error("fsync");
         }
     }
 
     /// <summary>Makes a rename inside <paramref name="directory"/> durable; best effort.</summary>
     public static void SyncDirectory(string directory)
     {
-        var fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        var fd = LibC.open(directory, LibC.O_RDONLY | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
         if (fd >= 0)
         {
-            fsync(fd);
-            close(fd);
+            LibC.fsync(fd);
+            LibC.close(fd);
         }
     }
 
     /// <summary>
-    /// Starts writing a range of a file out to disk without waiting (sync_file_range, SYNC_FILE_RANGE_WRITE), so
+    /// Starts writing a range of a file out to disk without waiting (sync_file_range, LibC.SYNC_FILE_RANGE_WRITE), so
     /// that the fsync at the end of a long download finds little left to do. Runs on the thread pool: even starting
     /// writeback can block when the disk is busy. A handle closed meanwhile makes it a harmless no-op.
     /// </summary>
@@ -51,53 +46,29 @@ internal static partial class NativeFile
         }
 
         var fd = (int)file.DangerousGetHandle();
-        ThreadPool.UnsafeQueueUserWorkItem(_ => sync_file_range(fd, offset, count, SYNC_FILE_RANGE_WRITE), null);
+        ThreadPool.UnsafeQueueUserWorkItem(_ => LibC.sync_file_range(fd, offset, count, LibC.SYNC_FILE_RANGE_WRITE), null);
     }
 
     /// <summary>The identity of the file <paramref name="path"/> names; false when nothing is there.</summary>
-    public static bool TryGetIdentity(string path, out FileIdentity identity) => TryStatx(AT_FDCWD, path, 0, out identity);
+    public static bool TryGetIdentity(string path, out FileIdentity identity) => TryStatx(LibC.AT_FDCWD, path, 0, out identity);
 
     /// <summary>The identity of an open file.</summary>
     public static FileIdentity GetIdentity(SafeFileHandle file) =>
-        TryStatx((int)file.DangerousGetHandle(), string.Empty, AT_EMPTY_PATH, out var identity) ? identity : throw new IOException("the open file has no identity");
+        TryStatx((int)file.DangerousGetHandle(), string.Empty, LibC.AT_EMPTY_PATH, out var identity) ? identity : throw new IOException("the open file has no identity");
 
     private static unsafe bool TryStatx(int directory, string path, int flags, out FileIdentity identity)
     {
         // struct statx is the same on every architecture: stx_ino at 32, stx_size at 40, stx_ctime at 96,
         // stx_dev_major/minor at 136/140.
         var buffer = stackalloc byte[256];
-        if (statx(directory, path, flags, STATX_INO | STATX_SIZE | STATX_CTIME, buffer) != 0)
+        if (LibC.statx(directory, path, flags, LibC.STATX_INO | LibC.STATX_SIZE | LibC.STATX_CTIME, buffer) != 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
+            var errno = LibC.LastError;
             identity = default;
-            return errno is ENOENT or ENOTDIR ? false : throw new IOException($"statx {path} failed (errno {errno})");
+            return errno is LibC.ENOENT or LibC.ENOTDIR ? false : throw LibC.Error($"statx {path}", errno);
         }
 
         identity = new FileIdentity(*(uint*)(buffer + 136), *(uint*)(buffer + 140), *(ulong*)(buffer + 32), *(long*)(buffer + 40), *(long*)(buffer + 96), *(uint*)(buffer + 104));
         return true;
     }
-
-    private const int AT_FDCWD = -100;
-    private const int AT_EMPTY_PATH = 0x1000;
-    private const uint STATX_CTIME = 0x80;
-    private const uint STATX_INO = 0x100;
-    private const uint STATX_SIZE = 0x200;
-    private const int ENOENT = 2;
-    private const int ENOTDIR = 20;
-    private const uint SYNC_FILE_RANGE_WRITE = 2;
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static unsafe partial int statx(int dirfd, string path, int flags, uint mask, byte* buffer);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int sync_file_range(int fd, long offset, long nbytes, uint flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int fsync(int fd);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int close(int fd);
 }

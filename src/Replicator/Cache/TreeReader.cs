@@ -14,24 +14,8 @@ namespace Replicator.Cache;
 /// Kernels before 5.6 lack openat2: there each component is checked with lstat(2) and the file opened with
 /// O_NOFOLLOW. The root itself may be a link (the administrator's choice).
 /// </remarks>
-internal sealed partial class TreeReader : IDisposable
+internal sealed class TreeReader : IDisposable
 {
-    private const int O_RDONLY = 0;
-    private const int O_NOFOLLOW = 0x20000;
-    private const int O_DIRECTORY = 0x10000;
-    private const int O_CLOEXEC = 0x80000;
-    private const int O_PATH = 0x200000;
-    private const ulong RESOLVE_NO_MAGICLINKS = 0x02;
-    private const ulong RESOLVE_NO_SYMLINKS = 0x04;
-    private const ulong RESOLVE_BENEATH = 0x08;
-    private const int SYS_openat2 = 437;
-    private const int ENOENT = 2;
-    private const int ENOTDIR = 20;
-    private const int ELOOP = 40;
-    private const int EXDEV = 18;
-    private const int ENOSYS = 38;
-    private const int EAGAIN = 11;
-
     private static bool s_noOpenat2;
     private readonly object _lock = new();
     private SafeFileHandle? _root;
@@ -56,7 +40,7 @@ internal sealed partial class TreeReader : IDisposable
 
         var relative = path[(Root.Length + 1)..];
         var fd = s_noOpenat2 ? -1 : OpenBeneath(RootHandle(), relative);
-        if (fd < 0 && (s_noOpenat2 || Marshal.GetLastPInvokeError() == ENOSYS))
+        if (fd < 0 && (s_noOpenat2 || LibC.LastError == LibC.ENOSYS))
         {
             s_noOpenat2 = true;
             fd = OpenByWalking(relative);
@@ -64,12 +48,12 @@ internal sealed partial class TreeReader : IDisposable
 
         if (fd < 0)
         {
-            var errno = Marshal.GetLastPInvokeError();
+            var errno = LibC.LastError;
             throw errno switch
             {
-                ENOENT or ENOTDIR => new FileNotFoundException($"{path} is not there", path),
-                ELOOP or EXDEV => new FileNotFoundException($"{path} passes through a symbolic link, which the cache never follows", path),
-                _ => new IOException($"cannot open {path} (errno {errno})"),
+                LibC.ENOENT or LibC.ENOTDIR => new FileNotFoundException($"{path} is not there", path),
+                LibC.ELOOP or LibC.EXDEV => new FileNotFoundException($"{path} passes through a symbolic link, which the cache never follows", path),
+                _ => LibC.Error($"open {path}", errno),
             };
         }
 
@@ -111,8 +95,8 @@ internal sealed partial class TreeReader : IDisposable
         {
             if (_root is null || _root.IsInvalid)
             {
-                var fd = open(Root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                _root = fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw new IOException($"cannot open the cache root {Root} (errno {Marshal.GetLastPInvokeError()})");
+                var fd = LibC.open(Root, LibC.O_PATH | LibC.O_DIRECTORY | LibC.O_CLOEXEC);
+                _root = fd >= 0 ? new SafeFileHandle(fd, ownsHandle: true) : throw LibC.Error($"open the cache root {Root}");
             }
 
             return _root;
@@ -123,16 +107,16 @@ internal sealed partial class TreeReader : IDisposable
     {
         // struct open_how { u64 flags; u64 mode; u64 resolve; }
         var how = stackalloc ulong[3];
-        how[0] = O_RDONLY | O_CLOEXEC;
+        how[0] = LibC.O_RDONLY | LibC.O_CLOEXEC;
         how[1] = 0;
-        how[2] = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+        how[2] = LibC.RESOLVE_BENEATH | LibC.RESOLVE_NO_SYMLINKS | LibC.RESOLVE_NO_MAGICLINKS;
         var bytes = System.Text.Encoding.UTF8.GetBytes(relative + "\0");
         fixed (byte* name = bytes)
         {
             while (true)
             {
-                var fd = (int)syscall(SYS_openat2, (long)root.DangerousGetHandle(), (long)name, (long)how, 24);
-                if (fd >= 0 || Marshal.GetLastPInvokeError() != EAGAIN)
+                var fd = (int)LibC.syscall(LibC.SYS_openat2, (long)root.DangerousGetHandle(), (long)name, (long)how, 24);
+                if (fd >= 0 || LibC.LastError != LibC.EAGAIN)
                 {
                     return fd;
                 }
@@ -144,16 +128,10 @@ internal sealed partial class TreeReader : IDisposable
     {
         if (PassesThroughLink(relative))
         {
-            Marshal.SetLastPInvokeError(ELOOP);
+            Marshal.SetLastPInvokeError(LibC.ELOOP);
             return -1;
         }
 
-        return open(Root + "/" + relative, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        return LibC.open(Root + "/" + relative, LibC.O_RDONLY | LibC.O_NOFOLLOW | LibC.O_CLOEXEC);
     }
-
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial long syscall(long number, long a, long b, long c, long d);
-
-    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int open(string path, int flags);
 }

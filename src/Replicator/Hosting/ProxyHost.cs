@@ -18,6 +18,9 @@ internal static class ProxyHost
 {
     private static readonly TimeSpan s_stopGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>The log is written in blocks (flushed four times a second), never a system call per line.</summary>
+    private const int LogBufferSize = 64 * 1024;
+
     public static int Run(Settings settings)
     {
         TextWriter output;
@@ -118,8 +121,8 @@ internal static class ProxyHost
 
     private static StreamWriter OpenLog(string? path) =>
         path is null
-            ? new StreamWriter(Console.OpenStandardOutput(), bufferSize: 64 * 1024) { AutoFlush = false }
-            : new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), bufferSize: 64 * 1024) { AutoFlush = false };
+            ? new StreamWriter(Console.OpenStandardOutput(), bufferSize: LogBufferSize) { AutoFlush = false }
+            : new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete), bufferSize: LogBufferSize) { AutoFlush = false };
 
     /// <summary>SIGHUP: a log file renamed by logrotate is closed and the configured name opened anew.</summary>
     private static void ReopenLog(FiberLogSink sink, string? path)

@@ -217,7 +217,7 @@ internal static class CacheHandler
 
         try
         {
-            await exchange.Fiber.WaitUntilAsync(running.Progress, () => !running.IsPending, exchange.Timeout * 2);
+            await exchange.Fiber.WaitUntilAsync(running.Progress, () => !running.IsPending, exchange.DownloadPatience);
 
             if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers)
             || exchange.Server.CacheOptions.Mapping.HeldByAnother(running.Url.ToString(), exchange.Url!.ToString()))

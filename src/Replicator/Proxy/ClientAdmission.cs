@@ -16,6 +16,8 @@ namespace Replicator.Proxy;
 internal sealed class ClientAdmission
 {
     private const int MaxDrained = 64 * 1024;
+    private const int DrainBuffer = 4096;
+    private static readonly TimeSpan s_warningPeriod = TimeSpan.FromMinutes(1);
     private static readonly TimeSpan s_drainTime = TimeSpan.FromSeconds(2);
 
     private readonly ClientAccess _access;
@@ -27,7 +29,7 @@ internal sealed class ClientAdmission
     {
         _access = access;
         _maxPerAddress = maxPerAddress;
-        _warnings = new ThrottledLog(clock, TimeSpan.FromMinutes(1));
+        _warnings = new ThrottledLog(clock, s_warningPeriod);
     }
 
     /// <summary>Open connections of <paramref name="address"/> (for tests and the status page).</summary>
@@ -94,7 +96,7 @@ internal sealed class ClientAdmission
             {
                 await fiber.SendAsync(client, ProxyHeads.Error(status, reason, keepAlive: false), s_drainTime);
                 client.Shutdown(SocketShutdown.Send);
-                var buffer = new byte[4096];
+                var buffer = new byte[DrainBuffer];
                 var drained = 0;
                 while (drained < MaxDrained && await fiber.ReceiveAsync(client, buffer, s_drainTime, interruptOnStop: true) is > 0 and var n)
                 {

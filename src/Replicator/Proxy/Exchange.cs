@@ -45,6 +45,12 @@ internal sealed class Exchange
 
     public TimeSpan Timeout => Server.Options.Timeout;
 
+    /// <summary>
+    /// How long a client waits on a shared download's progress: twice --timeout, so that the download, whose every
+    /// read from the origin has --timeout, fails first and says why, rather than its followers timing out blind.
+    /// </summary>
+    public TimeSpan DownloadPatience => Timeout * 2;
+
     /// <summary>Whether the client connection stays open after this exchange.</summary>
     public bool KeepAlive { get; set; }
 

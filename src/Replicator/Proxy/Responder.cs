@@ -182,7 +182,7 @@ internal static class Responder
                 throw new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
             }
 
-            await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.Timeout * 2);
+            await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.DownloadPatience);
         }
 
         if (plan.Chunked)

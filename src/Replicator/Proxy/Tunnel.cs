@@ -12,6 +12,9 @@ namespace Replicator.Proxy;
 /// </summary>
 internal static class Tunnel
 {
+    /// <summary>One read's worth of a tunnel direction: TLS records are at most 16 KiB.</summary>
+    private const int PumpBuffer = 16 * 1024;
+
     public static async ValueTask RunAsync(Exchange exchange)
     {
         var options = exchange.Server.Options;
@@ -139,7 +142,7 @@ internal static class Tunnel
             while (true)
             {
                 await fiber.ReadableAsync(from, timeout);
-                var buffer = ArrayPool<byte>.Shared.Rent(16 * 1024);
+                var buffer = ArrayPool<byte>.Shared.Rent(PumpBuffer);
                 try
                 {
                     var n = await fiber.ReceiveAsync(from, buffer, timeout);

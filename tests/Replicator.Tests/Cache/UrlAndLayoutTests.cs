@@ -75,6 +75,21 @@ public class UrlAndLayoutTests
         Assert.NotEqual(path, other);
     }
 
+    [Theory]
+    [InlineData("%E2%82%AC", 200)] // the euro sign: 3 bytes in UTF-8
+    [InlineData("%F0%9F%93%A6", 100)] // a package emoji: 4 bytes, two UTF-16 characters
+    public void RelativePath_OverlongNameOfWideCharacters_FitsTheFileSystemInBytes(string character, int count)
+    {
+        var path = CacheLayout.RelativePath(RequestUrl.ParseAbsolute("http://h/" + string.Concat(Enumerable.Repeat(character, count))))!;
+
+        var name = path.Split('/')[^1];
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(name), 200, 255);
+        Assert.False(char.IsHighSurrogate(name[name.IndexOf("%hash-", StringComparison.Ordinal) - 1]));
+        var file = Path.Combine(Path.GetTempPath(), name);
+        File.WriteAllText(file, "fits");
+        File.Delete(file);
+    }
+
     [Fact]
     public void RelativePath_OverlongPath_CannotBeStored()
     {
