@@ -9,8 +9,8 @@ namespace Replicator.Cache;
 internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, long Length, long ChangedSeconds, uint ChangedNanoseconds);
 
 /// <summary>
-/// What the cache needs of Linux beyond System.IO: LibC.fsync(2) for files and directories (what makes the write protocol
-/// hold across a power cut, not just a crash), and LibC.statx(2) for a file's identity.
+/// What the cache needs of Linux beyond System.IO: fsync(2) for files and directories (what makes the write protocol
+/// hold across a power cut, not just a crash), and statx(2) for a file's identity.
 /// </summary>
 internal static class NativeFile
 {
