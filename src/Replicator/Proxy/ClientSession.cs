@@ -80,50 +80,28 @@ internal sealed class ClientSession : IDisposable
     private async ValueTask<RequestHead?> ReadRequestAsync()
     {
         var options = _server.Options;
-        var clock = _server.Clock;
-        long? headStarted = _client.BufferedCount > 0 ? clock.GetTimestamp() : null;
         try
         {
-            RequestHead? head;
-            int consumed;
-            while (!HeadParser.TryParseRequest(_client.Buffered, out head, out consumed))
+            var (head, end) = await HeadReader.ReadAsync<RequestHead>(_client, _fiber, HeadParser.TryParseRequest, options.Timeout, options.RequestHeadTimeout, started: null, idle: true);
+            if (end == HeadEnd.TooSlow)
             {
-                var timeout = options.Timeout;
-                if (headStarted is { } started)
-                {
-                    var left = options.RequestHeadTimeout - clock.GetElapsedTime(started);
-                    if (left <= TimeSpan.Zero)
-                    {
-                        throw new FiberTimeoutException("request head deadline");
-                    }
-
-                    timeout = left < timeout ? left : timeout;
-                }
-
-                if (!await _client.ReceiveAsync(_fiber, timeout, idle: headStarted is null))
-                {
-                    return null;
-                }
-
-                headStarted ??= clock.GetTimestamp();
+                return await RefuseSlowHeadAsync($"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s");
             }
 
-            _client.Consume(consumed);
-            ProxyHeads.LogHead("Client sends", $"{head.Method} {head.Target} HTTP/{head.Version}", head.Headers);
+            if (head is not null)
+            {
+                ProxyHeads.LogHead("Client sends", $"{head.Method} {head.Target} HTTP/{head.Version}", head.Headers);
+            }
+
             return head;
         }
-        catch (FiberTimeoutException) when (headStarted is { } started)
+        catch (FiberTimeoutException) when (_client.BufferedCount > 0)
         {
-            var reason = clock.GetElapsedTime(started) >= options.RequestHeadTimeout
-                ? $"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s"
-                : $"the request head stalled for {options.Timeout.TotalSeconds:0} s";
-            Log.Information("{Client:l}: {Reason:l}", _clientName, reason);
-            await _client.SendAsync(_fiber, ProxyHeads.Error(Blame.Of(FailedStep.ClientTimeout).Status, reason, keepAlive: false), options.Timeout);
-            return null;
+            return await RefuseSlowHeadAsync($"the request head stalled for {options.Timeout.TotalSeconds:0} s");
         }
-        catch (FiberTimeoutException) when (_client.BufferedCount == 0)
+        catch (FiberTimeoutException)
         {
-            return null;
+            return null; // idle between requests for --timeout: closed without a word
         }
         catch (HttpParseException e)
         {
@@ -131,6 +109,13 @@ internal sealed class ClientSession : IDisposable
             await _client.SendAsync(_fiber, ProxyHeads.Error(ProxyException.FromClient(e).Status, e.Message, keepAlive: false), options.Timeout);
             return null;
         }
+    }
+
+    private async ValueTask<RequestHead?> RefuseSlowHeadAsync(string reason)
+    {
+        Log.Information("{Client:l}: {Reason:l}", _clientName, reason);
+        await _client.SendAsync(_fiber, ProxyHeads.Error(Blame.Of(FailedStep.ClientTimeout).Status, reason, keepAlive: false), _server.Options.Timeout);
+        return null;
     }
 
     private static async ValueTask HandleAsync(Exchange exchange)

@@ -95,40 +95,23 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
 
     private async ValueTask<ResponseHead> ReadFinalHeadAsync(Exchange exchange, UpstreamConnection upstream, string method)
     {
-        var connection = upstream.Connection;
         // The whole head, 1xx answers included, within --upstream-head-timeout of the request: an origin trickling
         // its head would otherwise keep the client waiting with nothing for as long as it likes.
         var headTimeout = options.ResponseHeadTimeout;
         var sent = clock.GetTimestamp();
         while (true)
         {
-            ResponseHead? head;
-            int consumed;
-            while (!HeadParser.TryParseResponse(connection.Buffered, out head, out consumed))
+            var (head, end) = await HeadReader.ReadAsync<ResponseHead>(upstream.Connection, exchange.Fiber, HeadParser.TryParseResponse, exchange.Timeout, headTimeout, sent);
+            if (end == HeadEnd.TooSlow)
             {
-                var left = headTimeout - clock.GetElapsedTime(sent);
-                bool received;
-                try
-                {
-                    received = left > TimeSpan.Zero && await connection.ReceiveAsync(exchange.Fiber, left < exchange.Timeout ? left : exchange.Timeout);
-                }
-                catch (Fibers.FiberTimeoutException) when (clock.GetElapsedTime(sent) >= headTimeout)
-                {
-                    received = false;
-                }
-
-                if (!received && clock.GetElapsedTime(sent) >= headTimeout)
-                {
-                    throw new ProxyException(FailedStep.UpstreamTimeout, $"upstream {exchange.Url!.Authority} did not send a whole response head within {headTimeout.TotalSeconds:0} s");
-                }
-
-                if (!received)
-                {
-                    throw new IOException("closed the connection without a response");
-                }
+                throw new ProxyException(FailedStep.UpstreamTimeout, $"upstream {exchange.Url!.Authority} did not send a whole response head within {headTimeout.TotalSeconds:0} s");
             }
 
-            connection.Consume(consumed);
+            if (head is null)
+            {
+                throw new IOException("closed the connection without a response");
+            }
+
             ProxyHeads.LogHead("Server responds", $"HTTP/{head.Version} {head.Status} {head.Reason}", head.Headers);
             if (head.Status >= 200)
             {

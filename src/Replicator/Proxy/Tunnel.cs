@@ -100,14 +100,13 @@ internal static class Tunnel
             var target = host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
             var credentials = parent.Authorization is { } authorization ? $"Proxy-Authorization: {authorization}\r\n" : string.Empty;
             await connection.SendAsync(exchange.Fiber, System.Text.Encoding.ASCII.GetBytes($"CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n{credentials}\r\n"), exchange.Timeout);
-            ResponseHead? head;
-            int consumed;
-            while (!HeadParser.TryParseResponse(connection.Buffered, out head, out consumed))
+            var options = exchange.Server.Options;
+            var (head, end) = await HeadReader.ReadAsync<ResponseHead>(connection, exchange.Fiber, HeadParser.TryParseResponse, exchange.Timeout, options.ResponseHeadTimeout, started: exchange.Fiber.Loop.TimeProvider.GetTimestamp());
+            if (head is null)
             {
-                if (!await connection.ReceiveAsync(exchange.Fiber, exchange.Timeout))
-                {
-                    throw new IOException($"parent proxy {parent} closed the connection before answering CONNECT");
-                }
+                throw end == HeadEnd.TooSlow
+                    ? new ProxyException(FailedStep.UpstreamTimeout, $"parent proxy {parent} did not answer CONNECT within {options.ResponseHeadTimeout.TotalSeconds:0} s", outcome: Outcomes.Tunnel)
+                    : new IOException($"parent proxy {parent} closed the connection before answering CONNECT");
             }
 
             if (head.Status is < 200 or >= 300)
@@ -115,7 +114,6 @@ internal static class Tunnel
                 throw new ProxyException(FailedStep.UpstreamRefused, $"parent proxy {parent} refused CONNECT {target}: {head.Status} {head.Reason}", outcome: Outcomes.Tunnel);
             }
 
-            connection.Consume(consumed);
             var early = connection.BufferedMemory.ToArray();
             connection.Consume(early.Length);
             return (socket, early);
