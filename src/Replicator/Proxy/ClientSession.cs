@@ -156,7 +156,7 @@ internal sealed class ClientSession : IDisposable
         catch (ClientGoneException e)
         {
             Log.Information("{Client:l} hung up during {Url:l}: {Reason:l}", exchange.ClientName, exchange.Url?.ToString() ?? exchange.Request.Target, e.InnerException?.Message ?? e.Message);
-            exchange.KeepAlive = false;
+            exchange.CloseAfter();
         }
     }
 
@@ -167,13 +167,17 @@ internal sealed class ClientSession : IDisposable
         if (exchange.ResponseStarted)
         {
             // Part of a response went out: the only honest end is to close, so the client sees it incomplete.
-            exchange.KeepAlive = false;
+            exchange.CloseAfter();
             return;
         }
 
         // A malformed request ends the connection; after a failure that is not the client's, the client may go on,
         // unless a request body we did not read would be taken for the next request.
-        exchange.KeepAlive &= error.Side != Side.Client && exchange.Request.BodyFramingOrNone().Kind == BodyKind.None;
+        if (error.Side == Side.Client || exchange.Request.BodyFramingOrNone().Kind != BodyKind.None)
+        {
+            exchange.CloseAfter();
+        }
+
         await exchange.SendErrorAsync(error.Status, error.Message);
     }
 }

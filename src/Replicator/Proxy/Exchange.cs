@@ -51,13 +51,14 @@ internal sealed class Exchange
     /// </summary>
     public TimeSpan DownloadPatience => Timeout * 2;
 
-    /// <summary>Whether the client connection stays open after this exchange.</summary>
-    public bool KeepAlive { get; set; }
+    /// <summary>Whether the client connection stays open after this exchange (see <see cref="Respond"/>, <see cref="CloseAfter"/>).</summary>
+    public bool KeepAlive { get; private set; }
 
     /// <summary>Whether any byte of the response went out (after that, an error can only close the connection).</summary>
     public bool ResponseStarted { get; private set; }
 
-    public int Status { get; set; }
+    /// <summary>The status of the response (set by <see cref="Respond"/>).</summary>
+    public int Status { get; private set; }
 
     public long BytesSent { get; private set; }
 
@@ -77,9 +78,22 @@ internal sealed class Exchange
         BytesSent += count;
     }
 
-    public async ValueTask SendErrorAsync(int status, string reason)
+    /// <summary>
+    /// The one place a response's status and the connection's fate are decided, as its head is about to go out:
+    /// the connection stays open only if the request allowed it and the response can be delimited for it.
+    /// </summary>
+    public void Respond(int status, bool keepAlive = true)
     {
         Status = status;
+        KeepAlive &= keepAlive;
+    }
+
+    /// <summary>The connection ends after this exchange (a tunnel, a failure after the response began, a client that left).</summary>
+    public void CloseAfter() => KeepAlive = false;
+
+    public async ValueTask SendErrorAsync(int status, string reason)
+    {
+        Respond(status);
         await SendAsync(ProxyHeads.Error(status, reason, KeepAlive));
     }
 

@@ -29,7 +29,7 @@ internal static class Forwarder
         var clientFraming = ClientFraming(exchange, framing);
         var headers = response.Headers.EndToEnd();
         ProxyHeads.AddVia(headers, response.Version);
-        exchange.Status = response.Status;
+        exchange.Respond(response.Status);
         await exchange.SendAsync(ProxyHeads.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
         var reader = new BodyReader(upstream.Connection, framing);
         var pacer = exchange.Server.Origin.PacerFor(exchange.Fiber);
@@ -75,7 +75,11 @@ internal static class Forwarder
     public static Framing ClientFraming(Exchange exchange, Framing framing)
     {
         var forClient = framing.ForClient(exchange.Request.IsHttp11);
-        exchange.KeepAlive &= forClient.Kind != BodyKind.UntilClose;
+        if (forClient.Kind == BodyKind.UntilClose)
+        {
+            exchange.CloseAfter();
+        }
+
         return forClient;
     }
 

@@ -194,8 +194,7 @@ internal static class Responder
     private static ResponsePlan Plan(Exchange exchange, StoredResponse stored, long? length)
     {
         var plan = ResponsePlan.For(exchange.Request, stored, length, exchange.Server.Clock.GetUtcNow(), exchange.KeepAlive);
-        exchange.Status = plan.Status;
-        exchange.KeepAlive = plan.KeepAlive;
+        exchange.Respond(plan.Status, plan.KeepAlive);
         return plan;
     }
 }

@@ -20,7 +20,7 @@ internal static class Tunnel
         var options = exchange.Server.Options;
         var (host, port) = RequestUrl.ParseAuthority(exchange.Request.Target, ProxyOptions.HttpsPort);
         exchange.Outcome = Outcomes.Tunnel;
-        exchange.KeepAlive = false;
+        exchange.CloseAfter();
         if (!options.ConnectPorts.Contains(port))
         {
             throw new ProxyException(FailedStep.NotAllowed, $"CONNECT to port {port} is not allowed", outcome: Outcomes.Tunnel);
@@ -51,7 +51,7 @@ internal static class Tunnel
 
         using (upstream)
         {
-            exchange.Status = 200;
+            exchange.Respond(200);
             await exchange.SendAsync("HTTP/1.1 200 Connection Established\r\n\r\n"u8.ToArray());
             if (fromParent.Length > 0)
             {
