@@ -64,6 +64,27 @@ internal sealed record StoredResponse
     /// <summary>The response's Date, parsed once when the metadata is made or read (every hit needs it for its age).</summary>
     public DateTimeOffset? Date { get; init; }
 
+    /// <summary>
+    /// What is stored of an origin's response: its storable fields, when it was asked and answered, its length (-1
+    /// while unknown), the time its body is dated by (Last-Modified, else the answer's time), its URL and the request
+    /// fields its Vary names.
+    /// </summary>
+    public static StoredResponse FromOrigin(ResponseHead response, HttpHeaders request, string url, long length, DateTimeOffset requestTime, DateTimeOffset responseTime)
+    {
+        var headers = StorableFields(response.Headers);
+        return new StoredResponse
+        {
+            Headers = headers,
+            RequestTime = requestTime,
+            ResponseTime = responseTime,
+            Length = length,
+            BodyStamp = HttpDate.TryParse(headers["Last-Modified"], out var lastModified) ? lastModified : responseTime,
+            Url = url,
+            VaryKey = VaryKeyOf(response.Headers, request),
+            Date = DateOf(headers),
+        };
+    }
+
     public static DateTimeOffset? DateOf(HttpHeaders headers) => HttpDate.TryParse(headers["Date"], out var value) ? value : null;
 
     public string? ETag => Headers["ETag"];

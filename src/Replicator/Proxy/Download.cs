@@ -22,7 +22,7 @@ namespace Replicator.Proxy;
 ///       (<see cref="CacheStore.Commit"/>); a body that ends short is never moved in.
 /// Storage failing (a full disk, a read-only root) never costs a client its answer: before the body, the response is
 /// passed through uncached; during it, the partial is removed, abandoned partials are deleted to free space, and the
-/// rest of the body is kept in memory for the clients following it (up to <see cref="MaxMemoryTail"/>); the body is
+/// rest of the body is kept in memory for the clients following it (up to <see cref="MemoryTail.MaxBytes"/>); the body is
 /// then served whole but not stored, and <see cref="StorageHealth"/> pauses new downloads for a while.
 /// </summary>
 internal sealed class Download
@@ -30,13 +30,7 @@ internal sealed class Download
     /// <summary>Every this many bytes, writeback of the body so far is started (see <see cref="PartialBody.StartWriteback"/>).</summary>
     private const long WritebackStep = 16 * 1024 * 1024;
 
-    /// <summary>The most of a body kept in memory once the disk refused it; past that the download fails.</summary>
-    private const long MaxMemoryTail = 64 * 1024 * 1024;
-
-    private readonly object _tailLock = new();
-    private readonly List<(long Start, byte[] Bytes)> _tail = [];
-    private long _tailStart = -1;
-    private long _tailBytes;
+    private MemoryTail? _tail;
     private int _finished;
 
     private readonly ProxyServer _server;
@@ -74,26 +68,8 @@ internal sealed class Download
 
     public Microsoft.Win32.SafeHandles.SafeFileHandle File => _partial!.Handle;
 
-    /// <summary>Where the body continues in memory instead of the file (the disk refused it), or -1.</summary>
-    public long TailStart => Interlocked.Read(ref _tailStart);
-
-    /// <summary>Body bytes from <paramref name="offset"/> (at or after <see cref="TailStart"/>), at most <paramref name="count"/>.</summary>
-    public ReadOnlyMemory<byte> ReadTail(long offset, long count)
-    {
-        lock (_tailLock)
-        {
-            foreach (var (start, bytes) in _tail)
-            {
-                if (offset >= start && offset < start + bytes.Length)
-                {
-                    var from = (int)(offset - start);
-                    return bytes.AsMemory(from, (int)Math.Min(count, bytes.Length - from));
-                }
-            }
-        }
-
-        return ReadOnlyMemory<byte>.Empty;
-    }
+    /// <summary>Where the body continues in memory instead of the file (the disk refused it), or null.</summary>
+    public MemoryTail? Tail => Volatile.Read(ref _tail);
 
     /// <summary>Bytes in the file so far, from offset 0; they can be read by anyone.</summary>
     public long Available => Interlocked.Read(ref _available);
@@ -199,7 +175,7 @@ internal sealed class Download
 
                 var framing = response.BodyFraming("GET");
                 Length = resumed ? ContentRangeTotal(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
-                Stored = Describe(exchange, response, requestTime);
+                Stored = StoredResponse.FromOrigin(response, exchange.Request.Headers, Url.ToString(), Length ?? -1, requestTime, _server.Clock.GetUtcNow());
                 try
                 {
                     // Only now, with a body to store, is a partial created (or the one resumed reopened).
@@ -304,7 +280,7 @@ internal sealed class Download
             Length = received;
             var stored = Stored! with { Length = received };
             var partial = _partial!;
-            if (TailStart >= 0)
+            if (Tail is not null)
             {
                 Log.Warning("Served {Url:l} whole ({Bytes} bytes) but did not store it: the disk refused it", Url.ToString(), received);
             }
@@ -369,7 +345,7 @@ internal sealed class Download
 
     private ValueTask Write(ReadOnlyMemory<byte> piece)
     {
-        if (TailStart < 0)
+        if (Tail is null)
         {
             try
             {
@@ -381,22 +357,10 @@ internal sealed class Download
             }
         }
 
-        if (TailStart >= 0)
-        {
-            lock (_tailLock)
-            {
-                _tailBytes += piece.Length;
-                if (_tailBytes > MaxMemoryTail)
-                {
-                    throw new IOException($"the disk refused the body and its rest is over {MaxMemoryTail >> 20} MiB, more than is kept in memory");
-                }
-
-                _tail.Add((Available, piece.ToArray()));
-            }
-        }
+        Tail?.Append(Available, piece.Span);
 
         var available = Interlocked.Add(ref _available, piece.Length);
-        if (TailStart < 0 && available - _writebackStarted >= WritebackStep)
+        if (Tail is null && available - _writebackStarted >= WritebackStep)
         {
             _partial!.StartWriteback(_writebackStarted, available - _writebackStarted);
             _writebackStarted = available;
@@ -421,24 +385,7 @@ internal sealed class Download
             Log.Warning("Deleted {Bytes} bytes of abandoned partial downloads to free space", freed);
         }
 
-        Interlocked.Exchange(ref _tailStart, Available);
-    }
-
-    private StoredResponse Describe(Exchange exchange, ResponseHead response, DateTimeOffset requestTime)
-    {
-        var responseTime = _server.Clock.GetUtcNow();
-        var headers = StoredResponse.StorableFields(response.Headers);
-        return new StoredResponse
-        {
-            Headers = headers,
-            RequestTime = requestTime,
-            ResponseTime = responseTime,
-            Length = Length ?? -1,
-            BodyStamp = HttpDate.TryParse(headers["Last-Modified"], out var lastModified) ? lastModified : responseTime,
-            Url = Url.ToString(),
-            VaryKey = StoredResponse.VaryKeyOf(response.Headers, exchange.Request.Headers),
-            Date = StoredResponse.DateOf(headers),
-        };
+        Volatile.Write(ref _tail, new MemoryTail(Available));
     }
 
     /// <summary>A 206 that continues our partial: "bytes N-(T-1)/T" from exactly where it stops.</summary>

@@ -145,9 +145,9 @@ internal static class Responder
             if (available > offset)
             {
                 // Up to where the disk refused the body, from the file; past it, from memory (see Download).
-                var tailStart = download.TailStart;
-                var fromMemory = tailStart >= 0 && offset >= tailStart ? download.ReadTail(offset, available - offset) : ReadOnlyMemory<byte>.Empty;
-                var count = tailStart < 0 ? available - offset : offset >= tailStart ? fromMemory.Length : Math.Min(available, tailStart) - offset;
+                var tail = download.Tail;
+                var fromMemory = tail is not null && offset >= tail.Start ? tail.Read(offset, available - offset) : ReadOnlyMemory<byte>.Empty;
+                var count = tail is null ? available - offset : offset >= tail.Start ? fromMemory.Length : Math.Min(available, tail.Start) - offset;
                 if (plan.Chunked)
                 {
                     await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
