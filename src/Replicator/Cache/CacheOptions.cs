@@ -30,6 +30,12 @@ internal sealed record CacheOptions
     /// <summary>A download whose last client left still finishes when its body is at most this many bytes.</summary>
     public long FinishBelow { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>Memory for small bodies kept copied (a hit on one costs a statx, not open, read and close).</summary>
+    public long CopiedBodyBudget { get; init; } = 64L << 20;
+
+    /// <summary>Address space for large bodies kept mapped for clients on this host (the kernel allows 65,530 mappings).</summary>
+    public long MappedBodyBudget { get; init; } = 8L << 30;
+
     /// <summary>A complete cached body is served without asking the origin (--static or --offline).</summary>
     public bool Static => Serve != ServeWithoutAsking.Never;
 

@@ -18,8 +18,8 @@ internal sealed class ProxyServer
         CacheOptions = cacheOptions;
         Clock = clock ?? TimeProvider.System;
         Store = new CacheStore(fileSystem, cacheOptions.Root, Clock);
-        CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody);
-        MappedBodies = MappedBody.Keeper(Clock, Store.Tree);
+        CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody, cacheOptions.CopiedBodyBudget);
+        MappedBodies = MappedBody.Keeper(Clock, Store.Tree, cacheOptions.MappedBodyBudget);
         Admission = new ClientAdmission(options.Access, options.MaxClientConnections, Clock);
         Origin = new OriginClient(options, cacheOptions.Offline, Clock);
     }
