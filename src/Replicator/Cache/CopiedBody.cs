@@ -14,8 +14,8 @@ internal sealed class CopiedBody : KeptBody
 
     public ReadOnlyMemory<byte> Bytes { get; }
 
-    /// <summary>Keeps bodies of up to <paramref name="largest"/> bytes, 64 MiB of them at most.</summary>
-    public static KeptBodies<CopiedBody> Keeper(TimeProvider clock, TreeReader tree, long largest, long byteBudget = 64 << 20, int countBudget = 65536, TimeSpan? idleAfter = null) =>
+    /// <summary>Keeps bodies of up to <paramref name="largest"/> bytes, <paramref name="byteBudget"/> of them at most.</summary>
+    public static KeptBodies<CopiedBody> Keeper(TimeProvider clock, TreeReader tree, long largest, long byteBudget, int countBudget = 65536, TimeSpan? idleAfter = null) =>
         new(clock, path => Copy(tree, path), largest, byteBudget, countBudget, idleAfter ?? TimeSpan.FromSeconds(30));
 
     /// <summary>Reads the file at <paramref name="path"/> as it is when opened; null when it is empty or changes while read.</summary>

@@ -32,7 +32,7 @@ internal sealed unsafe class MappedBody : KeptBody
     }
 
     /// <summary>Keeps large bodies mapped: up to 8 GiB in 4,096 mappings (the kernel allows 65,530), 2 GiB at most each.</summary>
-    public static KeptBodies<MappedBody> Keeper(TimeProvider clock, TreeReader tree, long byteBudget = 8L << 30, int countBudget = 4096, TimeSpan? idleAfter = null) =>
+    public static KeptBodies<MappedBody> Keeper(TimeProvider clock, TreeReader tree, long byteBudget, int countBudget = 4096, TimeSpan? idleAfter = null) =>
         new(clock, path => Map(tree, path), byteBudget / 4, byteBudget, countBudget, idleAfter ?? TimeSpan.FromSeconds(30));
 
     /// <summary>

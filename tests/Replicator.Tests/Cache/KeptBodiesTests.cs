@@ -25,7 +25,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void Lease_MapsTheFile_AndASecondLeaseSharesTheMapping()
     {
-        var bodies = MappedBody.Keeper(_clock, Tree);
+        var bodies = MappedBody.Keeper(_clock, Tree, CacheOptions.Defaults.MappedBodyBudget);
         var (path, bytes) = Write("a", 200_000, seed: 1);
 
         using var first = bodies.Lease(path)!;
@@ -41,7 +41,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void BodyReplacedByRename_IsMappedAfresh_WhileAnOldLeaseKeepsTheOldBytes()
     {
-        var bodies = MappedBody.Keeper(_clock, Tree);
+        var bodies = MappedBody.Keeper(_clock, Tree, CacheOptions.Defaults.MappedBodyBudget);
         var (path, old) = Write("a", 100_000, seed: 1);
         using var before = bodies.Lease(path)!;
 
@@ -74,7 +74,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void OverTheCountBudget_TheLeastRecentlyLeasedGoes_ButStaysReadableWhileLeased()
     {
-        var bodies = MappedBody.Keeper(_clock, Tree, countBudget: 2);
+        var bodies = MappedBody.Keeper(_clock, Tree, CacheOptions.Defaults.MappedBodyBudget, countBudget: 2);
         var (a, aBytes) = Write("a", 10_000, seed: 1);
         var (b, _) = Write("b", 10_000, seed: 2);
         var (c, _) = Write("c", 10_000, seed: 3);
@@ -93,7 +93,7 @@ public sealed class KeptBodiesTests : IDisposable
     [Fact]
     public void IdleMappings_AreLetGo_LeasedOnesAreKept()
     {
-        var bodies = MappedBody.Keeper(_clock, Tree, idleAfter: TimeSpan.FromSeconds(30));
+        var bodies = MappedBody.Keeper(_clock, Tree, CacheOptions.Defaults.MappedBodyBudget, idleAfter: TimeSpan.FromSeconds(30));
         var (a, _) = Write("a", 10_000, seed: 1);
         var (b, _) = Write("b", 10_000, seed: 2);
         bodies.Lease(a)!.Dispose();
