@@ -23,6 +23,8 @@ public sealed class SharedDownloadTests
 
         Assert.All(bodies, body => Assert.Equal(file.Body, body));
         Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+        // One client downloads, the seven others join it: every one of them is a MISS (nothing was stored yet).
+        Assert.All(await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/big"), 8), outcome => Assert.Equal("MISS", outcome));
         Assert.Equal(file.Body, File.ReadAllBytes(proxy.CachedPath("/big")));
         clients.ForEach(client => client.Dispose());
     }
@@ -44,6 +46,7 @@ public sealed class SharedDownloadTests
         Assert.Equal(file.Body, await joiner.Content.ReadAsByteArrayAsync());
         Assert.Equal(file.Body, await first.Content.ReadAsByteArrayAsync());
         Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+        Assert.Equal(["MISS", "MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/big"), 2));
     }
 
     [Fact]
@@ -112,6 +115,7 @@ public sealed class SharedDownloadTests
         Assert.Equal(file.Body, await staying.Content.ReadAsByteArrayAsync());
         Assert.Equal(file.Body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/big")));
         Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+        Assert.Equal("HIT", (await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/big"), 3))[2]);
     }
 
     [Fact]
@@ -132,6 +136,8 @@ public sealed class SharedDownloadTests
         Assert.InRange(ResumeOffset(resume), 1, Half);
         Assert.Equal("\"v7\"", resume.Headers["If-Range"]);
         Assert.Equal(file.Body, File.ReadAllBytes(proxy.CachedPath("/big")));
+        // The first client saw the body break off, the origin's doing; the second got it whole.
+        Assert.Equal(["ERROR:upstream", "MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/big"), 2));
     }
 
     [Fact]

@@ -48,6 +48,8 @@ public sealed class StorageFailureTests
         Assert.Equal(big, await later.GetByteArrayAsync(proxy.Origin.Url("/big.deb")));
         Assert.Equal(big, File.ReadAllBytes(proxy.CachedPath("/big.deb")));
         Assert.Equal(3, proxy.Origin.CountRequests("/big.deb"));
+        // Served whole while the disk was full (a MISS not stored), passed through during the pause, stored after.
+        Assert.Equal(["MISS", "PASS", "MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/big.deb"), 3));
     }
 
     [Fact]
@@ -95,5 +97,7 @@ public sealed class StorageFailureTests
         Assert.Equal("fresh from the origin", await proxy.Client.GetStringAsync(proxy.Origin.Url("/new")));
         Assert.Equal("fresh from the origin", await proxy.Client.GetStringAsync(proxy.Origin.Url("/new")));
         Assert.Equal(2, proxy.Origin.CountRequests("/new"));
+        Assert.Equal(["MISS", "REVALIDATED"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/stale"), 2));
+        Assert.Equal(["PASS", "PASS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/new"), 2));
     }
 }

@@ -26,6 +26,7 @@ public sealed class SymlinkTests : IDisposable
 
         Assert.Equal(System.Net.HttpStatusCode.GatewayTimeout, reply.StatusCode);
         Assert.DoesNotContain("the secret", await reply.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(["OFFLINE"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/etc/secret"), 1));
     }
 
     [Fact]
@@ -40,6 +41,8 @@ public sealed class SymlinkTests : IDisposable
         Assert.Equal("from the origin", await proxy.Client.GetStringAsync(proxy.Origin.Url("/dir/file")));
 
         Assert.Equal(["secret"], Directory.EnumerateFileSystemEntries(_outside).Select(Path.GetFileName));
+        // Both times downloaded and served, and not stored where the link stands.
+        Assert.Equal(["MISS", "MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/dir/file"), 2));
     }
 
     [Fact]
