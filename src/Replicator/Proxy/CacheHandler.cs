@@ -111,10 +111,11 @@ internal static class CacheHandler
 
         headers.Add("If-Modified-Since", HttpDate.Format(entry.Response.LastModified ?? entry.Response.BodyStamp));
         var requestTime = server.Clock.GetUtcNow();
-        OriginResponse? answer;
+        OriginResponse answer;
         try
         {
-            answer = await FetchAsync(exchange, relativePath, headers);
+            // Asked directly, not through the shared downloads: a 304 needs no partial, no download, no joiners.
+            answer = await server.Origin.ExchangeAsync(exchange, "GET", headers, Framing.None);
         }
         catch (ProxyException e) when (e.Side == Side.Upstream && !exchange.ResponseStarted)
         {
@@ -129,16 +130,17 @@ internal static class CacheHandler
             return;
         }
 
-        if (answer is not { } notStored)
+        var (upstream, response) = answer;
+        if (response.Status == 200 && Freshness.IsStorable(exchange.Request, response))
         {
-            return; // a new body: downloaded and served
+            await StoreNewBodyAsync(exchange, relativePath, answer, requestTime, headers);
+            return;
         }
 
-        var (upstream, response) = notStored;
         if (response.Status != 304)
         {
             exchange.Outcome = Outcomes.Pass;
-            await Forwarder.RelayResponseAsync(exchange, notStored);
+            await Forwarder.RelayResponseAsync(exchange, answer);
             return;
         }
 
@@ -161,6 +163,44 @@ internal static class CacheHandler
 
         exchange.Outcome = Outcomes.Revalidated;
         await Responder.ServeEntryAsync(exchange, entry, refreshed);
+    }
+
+    /// <summary>
+    /// The origin answered a revalidation with a new body: it is stored as any download is (and shared with the
+    /// clients that ask meanwhile), unless a download of the URL is already running, when it is relayed as it is.
+    /// </summary>
+    private static async ValueTask StoreNewBodyAsync(Exchange exchange, string relativePath, OriginResponse answer, DateTimeOffset requestTime, HttpHeaders headers)
+    {
+        var download = new Download(exchange.Server, exchange.Url!, relativePath);
+        if (exchange.Server.Downloads.Register(download) != download)
+        {
+            exchange.Outcome = Outcomes.Pass;
+            await Forwarder.RelayResponseAsync(exchange, answer);
+            return;
+        }
+
+        download.TryAcquire();
+        OriginResponse? notStored;
+        try
+        {
+            notStored = await download.StartAsync(exchange, answer, requestTime, resumeFrom: 0, headers);
+        }
+        catch
+        {
+            download.Release();
+            throw;
+        }
+
+        if (notStored is not null)
+        {
+            download.Release();
+            exchange.Outcome = Outcomes.Pass;
+            await Forwarder.RelayResponseAsync(exchange, notStored);
+            return;
+        }
+
+        exchange.Outcome = Outcomes.Miss;
+        await Responder.ServeDownloadAsync(exchange, download);
     }
 
     /// <summary>

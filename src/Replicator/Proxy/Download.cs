@@ -173,49 +173,76 @@ internal sealed class Download
                     return new OriginResponse(upstream, response);
                 }
 
-                var framing = response.BodyFraming("GET");
-                Length = resumed ? ContentRangeTotal(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
-                Stored = StoredResponse.FromOrigin(response, exchange.Request.Headers, Url.ToString(), Length ?? -1, requestTime, _server.Clock.GetUtcNow());
-                try
-                {
-                    // Only now, with a body to store, is a partial created (or the one resumed reopened).
-                    _partial = store.OpenPartial(RelativePath, Stored, resumed ? resumeFrom : 0);
-                }
-                catch (Exception e) when (StorageHealth.IsStorageError(e) || e is TreeLinkException)
-                {
-                    if (e is TreeLinkException)
-                    {
-                        Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
-                    }
-                    else
-                    {
-                        store.Health.Failed($"starting the partial body of {Url}", e);
-                    }
-
-                    Stored = null;
-                    if (!resumed)
-                    {
-                        Finish(DownloadState.Declined, null);
-                        return new OriginResponse(upstream, response);
-                    }
-
-                    // A 206 answers our resume, not the client: ask again for the whole body.
-                    upstream.Dispose();
-                    return await PassUncachedAsync(exchange, endToEnd);
-                }
-
-                Interlocked.Exchange(ref _available, resumed ? resumeFrom : 0);
-                _writebackStarted = Available;
-                if (resumed)
-                {
-                    Log.Information("Resuming {Url:l} at byte {Offset} of {Length}", Url.ToString(), resumeFrom, Length);
-                }
-
-                _state = DownloadState.Streaming;
-                Progress.Raise();
-                exchange.Fiber.Loop.Spawn($"download {Url}", fiber => PumpAsync(fiber, upstream, response, framing));
-                return null;
+                return await StartAsync(exchange, new OriginResponse(upstream, response), requestTime, resumed ? resumeFrom : 0, endToEnd);
             }
+        }
+        catch (Exception e)
+        {
+            Finish(DownloadState.Failed, e);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts storing a body the origin has answered (a 200 that may be stored, or a 206 that continues the partial
+    /// from <paramref name="resumeFrom"/>): the partial is created, and a fiber pumps the body into it. Null when it
+    /// runs; the answer to relay when the cache cannot take it. Called by <see cref="BeginAsync"/>, and by a
+    /// revalidation answered with a new body, which asked the origin itself.
+    /// </summary>
+    public async ValueTask<OriginResponse?> StartAsync(Exchange exchange, OriginResponse answer, DateTimeOffset requestTime, long resumeFrom, HttpHeaders endToEnd)
+    {
+        try
+        {
+            var (upstream, response) = answer;
+            var store = _server.Store;
+            var resumed = resumeFrom > 0;
+            var framing = response.BodyFraming("GET");
+            Length = resumed ? ContentRangeTotal(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
+            Stored = StoredResponse.FromOrigin(response, exchange.Request.Headers, Url.ToString(), Length ?? -1, requestTime, _server.Clock.GetUtcNow());
+            try
+            {
+                if (!store.Health.MayWrite)
+                {
+                    throw new IOException("the cache takes no writes for now");
+                }
+
+                // Only now, with a body to store, is a partial created (or the one resumed reopened).
+                _partial = store.OpenPartial(RelativePath, Stored, resumeFrom);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e) || e is TreeLinkException)
+            {
+                if (e is TreeLinkException)
+                {
+                    Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+                }
+                else if (store.Health.MayWrite)
+                {
+                    store.Health.Failed($"starting the partial body of {Url}", e);
+                }
+
+                Stored = null;
+                if (!resumed)
+                {
+                    Finish(DownloadState.Declined, null);
+                    return answer;
+                }
+
+                // A 206 answers our resume, not the client: ask again for the whole body.
+                upstream.Dispose();
+                return await PassUncachedAsync(exchange, endToEnd);
+            }
+
+            Interlocked.Exchange(ref _available, resumeFrom);
+            _writebackStarted = Available;
+            if (resumed)
+            {
+                Log.Information("Resuming {Url:l} at byte {Offset} of {Length}", Url.ToString(), resumeFrom, Length);
+            }
+
+            _state = DownloadState.Streaming;
+            Progress.Raise();
+            exchange.Fiber.Loop.Spawn($"download {Url}", fiber => PumpAsync(fiber, upstream, response, framing));
+            return null;
         }
         catch (Exception e)
         {
