@@ -30,7 +30,7 @@ internal static class Forwarder
         var headers = response.Headers.EndToEnd();
         ProxyHeads.AddVia(headers, response.Version);
         exchange.Respond(response.Status);
-        await exchange.SendAsync(ProxyHeads.ClientResponse(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
+        await exchange.SendAsync(HeadWriter.Response(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
         var reader = new BodyReader(upstream.Connection, framing);
         var pacer = exchange.Server.Origin.PacerFor(exchange.Fiber);
         try

@@ -125,7 +125,7 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
 
             if (exchange.Request.IsHttp11)
             {
-                await exchange.Client.SendAsync(exchange.Fiber, ProxyHeads.ClientResponse(head.Status, head.Reason, head.Headers.EndToEnd(), Framing.None, keepAlive: true), exchange.Timeout);
+                await exchange.Client.SendAsync(exchange.Fiber, HeadWriter.Response(head.Status, head.Reason, head.Headers.EndToEnd(), Framing.None, keepAlive: true), exchange.Timeout);
             }
         }
     }

@@ -45,40 +45,26 @@ internal static class ProxyHeads
     /// </summary>
     public static byte[] UpstreamRequest(string method, RequestUrl url, HttpHeaders endToEnd, Framing body, ParentProxy? parent = null)
     {
-        var text = new StringBuilder(256);
-        text.Append(method).Append(' ').Append(parent is null ? url.PathAndQuery : url.ToString()).Append(" HTTP/1.1\r\nHost: ").Append(url.Authority).Append("\r\n");
-        if (parent?.Authorization is { } authorization)
-        {
-            text.Append("Proxy-Authorization: ").Append(authorization).Append("\r\n");
-        }
-
         // The URL decides the Host; whatever Host the client sent goes no further.
         endToEnd.Remove("Host");
-        endToEnd.WriteTo(text);
-        AppendFraming(text, body);
-        text.Append("\r\n");
-        return Encoding.Latin1.GetBytes(text.ToString());
+        var fields = new HttpHeaders();
+        fields.Add("Host", url.Authority);
+        if (parent?.Authorization is { } authorization)
+        {
+            fields.Add("Proxy-Authorization", authorization);
+        }
+
+        foreach (var (name, value) in endToEnd.Fields)
+        {
+            fields.Add(name, value);
+        }
+
+        return HeadWriter.Request(method, parent is null ? url.PathAndQuery : url.ToString(), fields, body);
     }
 
-    /// <summary>The head of a response to the client; the framing says how its body is delimited.</summary>
     /// <summary>Our entry in a Via field for a message of <paramref name="version"/> ("1.1 replicator").</summary>
     public static string ViaHop(Version version) =>
         version.Major == 1 && version.Minor == 1 ? s_via11 : version.Major == 1 && version.Minor == 0 ? s_via10 : $"{version.Major}.{version.Minor} {ViaName}";
-
-    public static byte[] ClientResponse(int status, string reason, HttpHeaders endToEnd, Framing body, bool keepAlive)
-    {
-        var text = new StringBuilder(256);
-        text.Append("HTTP/1.1 ").Append(status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(reason).Append("\r\n");
-        endToEnd.WriteTo(text);
-        AppendFraming(text, body);
-        if (!keepAlive)
-        {
-            text.Append("Connection: close\r\n");
-        }
-
-        text.Append("\r\n");
-        return Encoding.Latin1.GetBytes(text.ToString());
-    }
 
     /// <summary>A complete error response: a one-line plain-text reason, never a stack trace.</summary>
     public static byte[] Error(int status, string reason, bool keepAlive)
@@ -87,42 +73,7 @@ internal static class ProxyHeads
         var headers = new HttpHeaders();
         headers.Add("Content-Type", "text/plain; charset=utf-8");
         headers.Add("Cache-Control", "no-store");
-        var head = ClientResponse(status, ReasonPhrase(status), headers, new Framing(BodyKind.Length, Encoding.UTF8.GetByteCount(body)), keepAlive);
+        var head = HeadWriter.Response(status, HeadWriter.ReasonPhrase(status), headers, new Framing(BodyKind.Length, Encoding.UTF8.GetByteCount(body)), keepAlive);
         return [.. head, .. Encoding.UTF8.GetBytes(body)];
-    }
-
-    public static string ReasonPhrase(int status) => status switch
-    {
-        200 => "OK",
-        206 => "Partial Content",
-        304 => "Not Modified",
-        400 => "Bad Request",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        412 => "Precondition Failed",
-        414 => "URI Too Long",
-        416 => "Range Not Satisfiable",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "Status",
-    };
-
-    private static void AppendFraming(StringBuilder text, Framing body)
-    {
-        if (body.Kind == BodyKind.Length)
-        {
-            text.Append("Content-Length: ").Append(body.Length.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
-        }
-        else if (body.Kind == BodyKind.Chunked)
-        {
-            text.Append("Transfer-Encoding: chunked\r\n");
-        }
     }
 }

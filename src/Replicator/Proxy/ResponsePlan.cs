@@ -110,7 +110,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
     private static long AgeSeconds(StoredResponse stored, DateTimeOffset now) => (long)Freshness.Age(stored, now).TotalSeconds;
 
     private static ResponsePlan Answer(RequestHead request, int status, HttpHeaders headers, Framing framing, long offset, long count, bool keepAlive) =>
-        Planned(request, status, ProxyHeads.ClientResponse(status, ProxyHeads.ReasonPhrase(status), headers, framing, keepAlive), offset, count, framing.Kind == BodyKind.Chunked, keepAlive);
+        Planned(request, status, HeadWriter.Response(status, HeadWriter.ReasonPhrase(status), headers, framing, keepAlive), offset, count, framing.Kind == BodyKind.Chunked, keepAlive);
 
     /// <summary>A HEAD request gets the head alone.</summary>
     private static ResponsePlan Planned(RequestHead request, int status, byte[] head, long offset, long count, bool chunked, bool keepAlive) =>

@@ -39,7 +39,7 @@ internal static class StatusPage
         headers.Add("Content-Type", "text/html; charset=utf-8");
         headers.Add("Cache-Control", "no-store");
         exchange.Respond(200);
-        var head = ProxyHeads.ClientResponse(200, "OK", headers, new Framing(BodyKind.Length, body.Length), exchange.KeepAlive);
+        var head = HeadWriter.Response(200, "OK", headers, new Framing(BodyKind.Length, body.Length), exchange.KeepAlive);
         await exchange.SendAsync(request.Method == "HEAD" ? head : [.. head, .. body]);
     }
 }
