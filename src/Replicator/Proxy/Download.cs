@@ -148,17 +148,11 @@ internal sealed class Download
             var resumeFrom = existing?.Length ?? 0;
             while (true)
             {
-                var headers = endToEnd.Clone();
-                if (resumeFrom > 0)
-                {
-                    var resumable = existing!.Value.Response;
-                    headers.Set("Range", $"bytes={resumeFrom.ToString(CultureInfo.InvariantCulture)}-");
-                    headers.Set("If-Range", resumable.ETag ?? HttpDate.Format(resumable.LastModified!.Value));
-                }
+                var headers = resumeFrom > 0 ? Resume.Request(endToEnd, resumeFrom, existing!.Value.Response) : endToEnd.Clone();
 
                 var requestTime = _server.Clock.GetUtcNow();
                 var (upstream, response) = await _server.Origin.ExchangeAsync(exchange, "GET", headers, Framing.None);
-                if (resumeFrom > 0 && response.Status is 206 or 412 or 416 && !FitsResume(response, resumeFrom))
+                if (resumeFrom > 0 && response.Status is 206 or 412 or 416 && !Resume.Continues(response, resumeFrom))
                 {
                     Log.Information("Cannot resume {Url:l} at byte {Offset} ({Status}): starting over", Url.ToString(), resumeFrom, response.Status);
                     upstream.Dispose();
@@ -197,7 +191,7 @@ internal sealed class Download
             var store = _server.Store;
             var resumed = resumeFrom > 0;
             var framing = response.BodyFraming("GET");
-            Length = resumed ? ContentRangeTotal(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
+            Length = resumed ? Resume.Total(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
             Stored = StoredResponse.FromOrigin(response, exchange.Request.Headers, Url.ToString(), Length ?? -1, requestTime, _server.Clock.GetUtcNow());
             try
             {
@@ -414,10 +408,4 @@ internal sealed class Download
 
         Volatile.Write(ref _tail, new MemoryTail(Available));
     }
-
-    /// <summary>A 206 that continues our partial: "bytes N-(T-1)/T" from exactly where it stops.</summary>
-    private static bool FitsResume(ResponseHead response, long resumeFrom) =>
-        response.Status == 206 && ContentRange.Parse(response.Headers["Content-Range"]) is { } range && range.Start == resumeFrom && range.End == range.Total - 1;
-
-    private static long? ContentRangeTotal(ResponseHead response) => ContentRange.Parse(response.Headers["Content-Range"])?.Total;
 }
