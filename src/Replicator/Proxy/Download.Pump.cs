@@ -1,0 +1,155 @@
+using System.Globalization;
+using Replicator.Cache;
+using Replicator.Fibers;
+using Replicator.Http;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// Steps (3) to (5) of a download: its own fiber pumps the body into the partial (or, once the disk refuses it, into
+/// a <see cref="MemoryTail"/>), stops when every client left a download not worth finishing, and commits a whole
+/// body into the tree.
+/// </summary>
+internal sealed partial class Download
+{
+    private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
+    {
+        var reader = new BodyReader(upstream.Connection, framing);
+        var pacer = _server.Origin.PacerFor(fiber);
+        var state = DownloadState.Failed;
+        Exception? error = null;
+        try
+        {
+            while (await reader.ReadAsync(fiber, _server.Options.Timeout, static (piece, download) => download.Write(piece), this))
+            {
+                if (pacer is not null)
+                {
+                    await pacer.PaceAsync(fiber, reader.Read);
+                }
+
+                // Let the readers woken by this piece run (and notice a client that left) before the next piece.
+                await fiber.YieldAsync();
+                if (Volatile.Read(ref _references) == 1 && !WorthFinishing())
+                {
+                    throw new IOException("every client left and the download is less than half done; its partial stays for resuming");
+                }
+            }
+
+            var received = Available;
+            if (Length is { } announced && received != announced)
+            {
+                throw new IOException($"received {received} of {announced} bytes");
+            }
+
+            Length = received;
+            var stored = Stored! with { Length = received };
+            var partial = _partial!;
+            if (Tail is not null)
+            {
+                Log.Warning("Served {Url:l} whole ({Bytes} bytes) but did not store it: the disk refused it", Url.ToString(), received);
+            }
+            else if (_server.CacheOptions.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.CacheOptions.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
+            {
+                // --flat: another URL's file has this name; it is never overwritten.
+                _server.Store.Discard(partial);
+                Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} was served but not stored", RelativePath, other.Response.Url ?? "a file put there by hand", Url.ToString());
+            }
+            else
+            {
+                await CommitAsync(fiber, partial, stored);
+            }
+
+            state = DownloadState.Complete;
+            OriginClient.Release(upstream, response, framing);
+        }
+        catch (Exception e)
+        {
+            // The partial stays: the next request for this URL resumes it.
+            error = e;
+            upstream.Dispose();
+            Log.Warning("Download of {Url:l} stopped after {Bytes} bytes: {Reason:l}", Url.ToString(), Available, e.Message);
+        }
+        finally
+        {
+            Finish(state, error);
+        }
+    }
+
+    /// <summary>
+    /// Step (5). The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone
+    /// else. Its storage failing (no room for the metadata, a tree gone read-only) is not the download's: every
+    /// client still gets the whole body, which is just not stored.
+    /// </summary>
+    private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
+    {
+        var store = _server.Store;
+        try
+        {
+            if (await fiber.RunBlockingAsync(() => store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
+            {
+                store.Health.Succeeded();
+                Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), stored.Length);
+            }
+            else
+            {
+                store.Discard(partial);
+                Log.Warning("Not stored {Url:l}: a file, a directory or a symbolic link of the cache tree stands in the way", Url.ToString());
+            }
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+            store.Health.Failed($"storing {Url}", e);
+            store.Discard(partial);
+        }
+    }
+
+    private bool WorthFinishing() => Length is { } length
+        ? Available * 2 >= length || length <= _server.CacheOptions.FinishBelow
+        : Available <= _server.CacheOptions.FinishBelow;
+
+    private ValueTask Write(ReadOnlyMemory<byte> piece)
+    {
+        if (Tail is null)
+        {
+            try
+            {
+                _partial!.Write(Available, piece.Span);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+                SpillToMemory(e);
+            }
+        }
+
+        Tail?.Append(Available, piece.Span);
+
+        var available = Interlocked.Add(ref _available, piece.Length);
+        if (Tail is null && available - _writebackStarted >= WritebackStep)
+        {
+            _partial!.StartWriteback(_writebackStarted, available - _writebackStarted);
+            _writebackStarted = available;
+        }
+
+        Progress.Raise();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// The disk refused a piece: the rest of the body goes to memory for the clients following it; the partial
+    /// leaves the tree (its blocks are freed once the last reader lets go), and so do the partials nobody resumes.
+    /// </summary>
+    private void SpillToMemory(Exception error)
+    {
+        var store = _server.Store;
+        store.Health.Failed($"writing {Url}", error);
+        store.Discard(_partial!);
+        var freed = store.DeleteAbandonedPartials(path => _server.Downloads.Find(path) is not null);
+        if (freed > 0)
+        {
+            Log.Warning("Deleted {Bytes} bytes of abandoned partial downloads to free space", freed);
+        }
+
+        Volatile.Write(ref _tail, new MemoryTail(Available));
+    }
+}
