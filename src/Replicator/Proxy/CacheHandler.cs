@@ -24,11 +24,12 @@ internal static class CacheHandler
         "If-Modified-Since", "If-None-Match", "If-Range", "If-Match", "If-Unmodified-Since", "Range",
     };
 
-    public static async ValueTask HandleAsync(Exchange exchange)
+    /// <summary>Answers a GET or HEAD; returns the outcome the access log shows.</summary>
+    public static async ValueTask<string> HandleAsync(Exchange exchange)
     {
         try
         {
-            await HandleOnceAsync(exchange);
+            return await HandleOnceAsync(exchange);
         }
         catch (CacheEntryChangedException e) when (!exchange.ResponseStarted)
         {
@@ -36,11 +37,11 @@ internal static class CacheHandler
             // whichever way it was being served (hit, stale, revalidated): forget it and decide again from the disk.
             Log.Information("Cached {Url:l} changed: {Reason:l}", exchange.Url!.ToString(), e.Message);
             exchange.Server.Store.Forget(e.RelativePath);
-            await HandleOnceAsync(exchange);
+            return await HandleOnceAsync(exchange);
         }
     }
 
-    private static async ValueTask HandleOnceAsync(Exchange exchange)
+    private static async ValueTask<string> HandleOnceAsync(Exchange exchange)
     {
         var server = exchange.Server;
         var cache = server.CacheOptions;
@@ -49,13 +50,12 @@ internal static class CacheHandler
         var relativePath = CacheLayout.RelativePath(url) is { } natural ? cache.Mapping.Map(natural) : null;
         if (relativePath is null || CacheControl.Parse(request.Headers).Has("no-store"))
         {
-            await Forwarder.PassThroughAsync(exchange);
-            return;
+            return await Forwarder.PassThroughAsync(exchange);
         }
 
         if (server.Downloads.Find(relativePath) is { } running && await TryJoinAsync(exchange, running))
         {
-            return;
+            return Outcomes.Miss;
         }
 
         var entry = server.Store.Lookup(relativePath);
@@ -63,44 +63,37 @@ internal static class CacheHandler
         {
             // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
             Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} is passed through uncached", relativePath, entry.Response.Url ?? "a file put there by hand", url.ToString());
-            await Forwarder.PassThroughAsync(exchange);
-            return;
+            return await Forwarder.PassThroughAsync(exchange);
         }
 
         if (entry is not null && !entry.Response.MatchesVary(request.Headers))
         {
             // Stored for another variant: answer this one without disturbing what is stored.
-            await Forwarder.PassThroughAsync(exchange);
-            return;
+            return await Forwarder.PassThroughAsync(exchange);
         }
 
         if (entry is not null && (cache.Offline || cache.Static || Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow())))
         {
             Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
-            exchange.Outcome = cache.Offline ? Outcomes.Offline : Outcomes.Hit;
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
-            return;
+            return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }
 
         if (request.Method == "HEAD")
         {
-            await Forwarder.PassThroughAsync(exchange);
-            return;
+            return await Forwarder.PassThroughAsync(exchange);
         }
 
         if (entry is not null)
         {
             Log.Debug("{Path:l} is in the cache but stale: revalidating", relativePath);
-            await RevalidateAsync(exchange, entry, relativePath);
+            return await RevalidateAsync(exchange, entry, relativePath);
         }
-        else if (await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains)) is { } notStored)
-        {
-            exchange.Outcome = Outcomes.Pass;
-            await Forwarder.RelayResponseAsync(exchange, notStored);
-        }
+
+        return await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
     }
 
-    private static async ValueTask RevalidateAsync(Exchange exchange, CachedEntry entry, string relativePath)
+    private static async ValueTask<string> RevalidateAsync(Exchange exchange, CachedEntry entry, string relativePath)
     {
         var server = exchange.Server;
         var headers = exchange.Request.Headers.EndToEnd(s_clientValidators.Contains);
@@ -125,23 +118,20 @@ internal static class CacheHandler
             }
 
             Log.Warning("Serving stale {Url:l}: {Reason:l}", exchange.Url!.ToString(), e.Message);
-            exchange.Outcome = Outcomes.Stale;
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
-            return;
+            return Outcomes.Stale;
         }
 
         var (upstream, response) = answer;
         if (response.Status == 200 && Freshness.IsStorable(exchange.Request, response))
         {
-            await StoreNewBodyAsync(exchange, relativePath, answer, requestTime, headers);
-            return;
+            return await StoreNewBodyAsync(exchange, relativePath, answer, requestTime, headers);
         }
 
         if (response.Status != 304)
         {
-            exchange.Outcome = Outcomes.Pass;
             await Forwarder.RelayResponseAsync(exchange, answer);
-            return;
+            return Outcomes.Pass;
         }
 
         OriginClient.Release(upstream, response, Framing.None);
@@ -161,22 +151,21 @@ internal static class CacheHandler
             }
         }
 
-        exchange.Outcome = Outcomes.Revalidated;
         await Responder.ServeEntryAsync(exchange, entry, refreshed);
+        return Outcomes.Revalidated;
     }
 
     /// <summary>
     /// The origin answered a revalidation with a new body: it is stored as any download is (and shared with the
     /// clients that ask meanwhile), unless a download of the URL is already running, when it is relayed as it is.
     /// </summary>
-    private static async ValueTask StoreNewBodyAsync(Exchange exchange, string relativePath, OriginResponse answer, DateTimeOffset requestTime, HttpHeaders headers)
+    private static async ValueTask<string> StoreNewBodyAsync(Exchange exchange, string relativePath, OriginResponse answer, DateTimeOffset requestTime, HttpHeaders headers)
     {
         var download = new Download(exchange.Server, exchange.Url!, relativePath);
         if (exchange.Server.Downloads.Register(download) != download)
         {
-            exchange.Outcome = Outcomes.Pass;
             await Forwarder.RelayResponseAsync(exchange, answer);
-            return;
+            return Outcomes.Pass;
         }
 
         download.TryAcquire();
@@ -194,31 +183,25 @@ internal static class CacheHandler
         if (notStored is not null)
         {
             download.Release();
-            exchange.Outcome = Outcomes.Pass;
             await Forwarder.RelayResponseAsync(exchange, notStored);
-            return;
+            return Outcomes.Pass;
         }
 
-        exchange.Outcome = Outcomes.Miss;
         await Responder.ServeDownloadAsync(exchange, download);
+        return Outcomes.Miss;
     }
 
     /// <summary>
-    /// Becomes the download of this URL, or joins the one that got there first; returns null when the client was
-    /// served, or the origin's answer when it is not a body to store (a 304, an error status): the caller handles it.
+    /// Becomes the download of this URL, or joins the one that got there first, and serves it (MISS); the origin's
+    /// answer when it is not a body to store (an error status, a no-store) is relayed (PASS).
     /// </summary>
-    private static async ValueTask<OriginResponse?> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
+    private static async ValueTask<string> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
     {
         var download = new Download(exchange.Server, exchange.Url!, relativePath);
         var running = exchange.Server.Downloads.Register(download);
         if (running != download)
         {
-            if (!await TryJoinAsync(exchange, running))
-            {
-                await Forwarder.PassThroughAsync(exchange);
-            }
-
-            return null;
+            return await TryJoinAsync(exchange, running) ? Outcomes.Miss : await Forwarder.PassThroughAsync(exchange);
         }
 
         download.TryAcquire();
@@ -236,12 +219,12 @@ internal static class CacheHandler
         if (notStored is not null)
         {
             download.Release();
-            return notStored;
+            await Forwarder.RelayResponseAsync(exchange, notStored);
+            return Outcomes.Pass;
         }
 
-        exchange.Outcome = Outcomes.Miss;
         await Responder.ServeDownloadAsync(exchange, download);
-        return null;
+        return Outcomes.Miss;
     }
 
     /// <summary>
@@ -272,7 +255,6 @@ internal static class CacheHandler
             throw;
         }
 
-        exchange.Outcome = Outcomes.Miss;
         Log.Debug("Joined the running download of {Url:l}", running.Url.ToString());
         await Responder.ServeDownloadAsync(exchange, running);
         return true;

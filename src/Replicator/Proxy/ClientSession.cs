@@ -125,24 +125,24 @@ internal sealed class ClientSession : IDisposable
             var request = exchange.Request;
             if (request.Method == "CONNECT")
             {
-                await Tunnel.RunAsync(exchange);
+                exchange.Outcome = await Tunnel.RunAsync(exchange);
                 return;
             }
 
             if (request.Target.StartsWith('/') || request.Target == "*")
             {
-                await StatusPage.SendAsync(exchange);
+                exchange.Outcome = await StatusPage.SendAsync(exchange);
                 return;
             }
 
             exchange.Url = RequestUrl.ParseAbsolute(request.Target);
             if ((request.Method is "GET" or "HEAD") && request.BodyFraming().Kind == BodyKind.None)
             {
-                await CacheHandler.HandleAsync(exchange);
+                exchange.Outcome = await CacheHandler.HandleAsync(exchange);
             }
             else
             {
-                await Forwarder.PassThroughAsync(exchange);
+                exchange.Outcome = await Forwarder.PassThroughAsync(exchange);
             }
         }
         catch (HttpParseException e)
@@ -156,6 +156,7 @@ internal sealed class ClientSession : IDisposable
         catch (ClientGoneException e)
         {
             Log.Information("{Client:l} hung up during {Url:l}: {Reason:l}", exchange.ClientName, exchange.Url?.ToString() ?? exchange.Request.Target, e.InnerException?.Message ?? e.Message);
+            exchange.Outcome = Outcomes.Aborted;
             exchange.CloseAfter();
         }
     }

@@ -62,6 +62,7 @@ internal sealed class Exchange
 
     public long BytesSent { get; private set; }
 
+    /// <summary>What the access log says of the answer: what the handler returned, or what its failure means (set by the session).</summary>
     public string Outcome { get; set; } = Outcomes.Pass;
 
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data)

@@ -12,13 +12,13 @@ namespace Replicator.Proxy;
 /// </summary>
 internal static class Forwarder
 {
-    /// <summary>Forwards the request as it is and passes the response through; nothing is cached.</summary>
-    public static async ValueTask PassThroughAsync(Exchange exchange)
+    /// <summary>Forwards the request as it is and passes the response through; nothing is cached (PASS).</summary>
+    public static async ValueTask<string> PassThroughAsync(Exchange exchange)
     {
         var headers = exchange.Request.Headers.EndToEnd();
         var answer = await exchange.Server.Origin.ExchangeAsync(exchange, exchange.Request.Method, headers, exchange.Request.BodyFraming());
-        exchange.Outcome = Outcomes.Pass;
         await RelayResponseAsync(exchange, answer);
+        return Outcomes.Pass;
     }
 
     /// <summary>Sends a response head and its body from the origin to the client; the upstream connection goes back to the pool when it can.</summary>

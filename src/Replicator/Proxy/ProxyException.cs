@@ -143,4 +143,7 @@ internal static class Outcomes
     public const string Tunnel = "TUNNEL";
     public const string Offline = "OFFLINE";
     public const string Error = "ERROR";
+
+    /// <summary>The client hung up before its response ended.</summary>
+    public const string Aborted = "ABORTED";
 }

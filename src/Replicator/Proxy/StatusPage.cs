@@ -11,10 +11,9 @@ namespace Replicator.Proxy;
 /// </summary>
 internal static class StatusPage
 {
-    public static async ValueTask SendAsync(Exchange exchange)
+    public static async ValueTask<string> SendAsync(Exchange exchange)
     {
         var request = exchange.Request;
-        exchange.Outcome = Outcomes.Hit;
         if (request.Method is not ("GET" or "HEAD"))
         {
             throw new ProxyException(FailedStep.ClientRequest, "this is a proxy: send requests for other servers in absolute form (GET http://host/path)");
@@ -41,5 +40,6 @@ internal static class StatusPage
         exchange.Respond(200);
         var head = HeadWriter.Response(200, "OK", headers, new Framing(BodyKind.Length, body.Length), exchange.KeepAlive);
         await exchange.SendAsync(request.Method == "HEAD" ? head : [.. head, .. body]);
+        return Outcomes.Hit;
     }
 }

@@ -15,11 +15,10 @@ internal static class Tunnel
     /// <summary>One read's worth of a tunnel direction: TLS records are at most 16 KiB.</summary>
     private const int PumpBuffer = 16 * 1024;
 
-    public static async ValueTask RunAsync(Exchange exchange)
+    public static async ValueTask<string> RunAsync(Exchange exchange)
     {
         var options = exchange.Server.Options;
         var (host, port) = RequestUrl.ParseAuthority(exchange.Request.Target, ProxyOptions.HttpsPort);
-        exchange.Outcome = Outcomes.Tunnel;
         exchange.CloseAfter();
         if (!options.ConnectPorts.Contains(port))
         {
@@ -88,6 +87,8 @@ internal static class Tunnel
                 exchange.CountSent(upstreamToClient);
             }
         }
+
+        return Outcomes.Tunnel;
     }
 
     /// <summary>Opens the tunnel through the parent proxy: its own CONNECT, with our credentials; any 2xx will do.</summary>

@@ -190,7 +190,7 @@ public sealed class ProgramTests : IDisposable
         var output = string.Join('\n', replicator.Output);
         Assert.DoesNotContain("broke off the body", output, StringComparison.Ordinal);
         Assert.Contains("hung up", output, StringComparison.Ordinal);
-        Assert.Matches($@" GET {System.Text.RegularExpressions.Regex.Escape(url)} 200 \d+ PASS \d+ms", output);
+        Assert.Matches($@" GET {System.Text.RegularExpressions.Regex.Escape(url)} 200 \d+ ABORTED \d+ms", output);
     }
 
     [Fact]
