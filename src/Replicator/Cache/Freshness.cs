@@ -28,9 +28,17 @@ internal static class Freshness
             return false;
         }
 
+        // A cookie is one user's: replaying it to the next user is the classic leak of a shared cache (RFC 9111
+        // section 7.3 leaves it to the cache). Such a response is stored only when the origin addressed shared caches
+        // explicitly, and then whole, cookie included (section 3.1); otherwise it is passed on and not stored.
+        var forSharedCaches = responseControl.Has("public") || responseControl.Has("s-maxage");
+        if (!forSharedCaches && (response.Headers.Contains("Set-Cookie") || response.Headers.Contains("Set-Cookie2")))
+        {
+            return false;
+        }
+
         // A shared cache must not reuse an answer to an authorised request unless the response allows it (section 3.5).
-        return !request.Headers.Contains("Authorization")
-            || responseControl.Has("public") || responseControl.Has("s-maxage") || responseControl.Has("must-revalidate");
+        return !request.Headers.Contains("Authorization") || forSharedCaches || responseControl.Has("must-revalidate");
     }
 
     /// <summary>How long the response is fresh; null when it states no lifetime.</summary>

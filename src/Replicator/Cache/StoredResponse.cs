@@ -15,12 +15,15 @@ internal sealed record StoredResponse
     private const string Prefix = "X-Replicator-";
 
     /// <summary>
-    /// End-to-end fields that still describe one message, not the resource (or one user: cookies): never stored,
-    /// never replayed from storage.
+    /// The one end-to-end field not stored: a stored body is always the whole representation, so a Content-Range
+    /// (of a 206 that resumed it) no longer applies. Every other received field is stored and replayed (RFC 9111
+    /// section 3.1): Age (the age an upstream cache reported counts in ours, section 4.2.3; the answer carries the
+    /// age computed then), Via, unknown fields, and Set-Cookie, which only a response meant for shared caches brings
+    /// into storage at all (<see cref="Freshness.IsStorable"/>, section 7.3).
     /// </summary>
     private static readonly HashSet<string> s_notStored = new(StringComparer.OrdinalIgnoreCase)
     {
-        "Content-Range", "Age", "Set-Cookie", "Set-Cookie2", "Via",
+        "Content-Range",
     };
 
     /// <summary>The stored fields, already filtered by <see cref="StorableFields"/>: replayed on every hit as they are.</summary>

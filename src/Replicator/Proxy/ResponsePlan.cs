@@ -88,6 +88,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
         {
             var headers = stored.Headers.Clone();
             headers.Remove("Accept-Ranges");
+            headers.Remove("Age"); // the age is computed per answer (RFC 9111 section 5.1)
             var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
             headers.WriteTo(text);
             return Encoding.Latin1.GetBytes(text.ToString());

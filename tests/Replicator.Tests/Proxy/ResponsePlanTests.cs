@@ -64,6 +64,21 @@ public class ResponsePlanTests
         Assert.Equal(Lines(general.Head), Lines(plain.Head));
     }
 
+    [Fact]
+    public void AStoredAge_IsReplacedByTheAgeOfTheAnswer_NeverSentTwice()
+    {
+        var stored = Stored();
+        stored.Headers.Add("Age", "30");
+        stored = stored with { Headers = stored.Headers };
+
+        foreach (var fields in (string[])["", "Range: bytes=0-9"])
+        {
+            var head = Encoding.Latin1.GetString(ResponsePlan.For(Request("GET", "1.1", fields), stored, 100, s_now, keepAlive: true).Head);
+            var ages = head.Split("\r\n").Where(line => line.StartsWith("Age:", StringComparison.Ordinal)).ToList();
+            Assert.Equal(["Age: 3630"], ages); // 30 s old on arrival, an hour since
+        }
+    }
+
     private static string[] Lines(byte[] head) => [.. Encoding.Latin1.GetString(head).Split("\r\n").Order(StringComparer.Ordinal)];
 
     private static RequestHead Request(string method, string version, string fields)

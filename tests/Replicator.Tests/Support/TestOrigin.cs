@@ -11,7 +11,8 @@ namespace Replicator.Tests;
 /// <param name="PauseAt">Send this many body bytes, then wait for <paramref name="Resume"/> before the rest.</param>
 /// <param name="AbortAt">Send this many body bytes, then drop the connection.</param>
 /// <param name="IgnoreRange">Answer Range requests with the whole 200, as a server without range support.</param>
-internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false, int? PauseAt = null, Task? Resume = null, int? AbortAt = null, bool IgnoreRange = false)
+/// <param name="Fields">More response fields, "Name: value" each (Set-Cookie, Age, ...).</param>
+internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false, int? PauseAt = null, Task? Resume = null, int? AbortAt = null, bool IgnoreRange = false, string[]? Fields = null)
 {
     /// <summary>Completes when the origin has sent the bytes before a pause or an abort.</summary>
     public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -82,6 +83,12 @@ internal sealed class TestOrigin : IAsyncDisposable
 
         var response = context.Response;
         response.ContentType = file.ContentType;
+        foreach (var field in file.Fields ?? [])
+        {
+            var colon = field.IndexOf(':', StringComparison.Ordinal);
+            response.Headers.Append(field[..colon], field[(colon + 1)..].Trim());
+        }
+
         if (file.CacheControl is not null)
         {
             response.Headers.CacheControl = file.CacheControl;
