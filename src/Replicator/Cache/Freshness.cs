@@ -101,8 +101,10 @@ internal static class Freshness
     /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>
     public static bool MustRevalidate(StoredResponse stored)
     {
+        // must-revalidate (RFC 9111 section 5.2.2.2), proxy-revalidate for a shared cache (5.2.2.8), s-maxage, which
+        // implies it (5.2.2.10), and no-cache, which forbids any use without a successful validation (5.2.2.4).
         var control = stored.Control;
-        return control.Has("must-revalidate") || control.Has("proxy-revalidate");
+        return control.Has("must-revalidate") || control.Has("proxy-revalidate") || control.Has("s-maxage") || control.Has("no-cache");
     }
 
     private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
