@@ -283,6 +283,18 @@ internal sealed class CacheStore
     public void UpdateMeta(string relativePath, StoredResponse stored) => WriteMeta(relativePath, stored);
 
     /// <summary>
+    /// Marks what is stored for <paramref name="relativePath"/> as needing validation before its next use (RFC 9111
+    /// section 4.4). A body without metadata is validated before use anyway.
+    /// </summary>
+    public void Invalidate(string relativePath)
+    {
+        if (Lookup(relativePath) is { Response.Synthesized: false } entry && !entry.Response.Invalidated)
+        {
+            WriteMeta(relativePath, entry.Response with { Invalidated = true });
+        }
+    }
+
+    /// <summary>
     /// Space is short: removes every partial body (with its metadata) that no running download writes, giving up
     /// the chance to resume them. Returns how many bytes that freed.
     /// </summary>

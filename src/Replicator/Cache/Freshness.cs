@@ -78,7 +78,7 @@ internal static class Freshness
     /// <summary>Whether <paramref name="stored"/> may answer <paramref name="request"/> without asking the origin.</summary>
     public static bool IsFresh(StoredResponse stored, HttpHeaders request, DateTimeOffset now)
     {
-        if (stored.Synthesized || stored.Control.Has("no-cache"))
+        if (stored.Synthesized || stored.Invalidated || stored.Control.Has("no-cache"))
         {
             return false;
         }

@@ -62,6 +62,13 @@ internal sealed record StoredResponse
     /// <summary>True when this was made up for a body found without metadata (copied in by hand).</summary>
     public bool Synthesized { get; init; }
 
+    /// <summary>
+    /// An unsafe request (PUT, POST, DELETE...) to this URL, or one naming it in Location or Content-Location, got a
+    /// non-error answer: the stored response may have changed, and must be validated before it is used again (RFC
+    /// 9111 section 4.4). A successful revalidation clears it.
+    /// </summary>
+    public bool Invalidated { get; init; }
+
     public DateTimeOffset? LastModified => HttpDate.TryParse(Headers["Last-Modified"], out var value) ? value : null;
 
     /// <summary>The response's Date, parsed once when the metadata is made or read (every hit needs it for its age).</summary>
@@ -111,7 +118,7 @@ internal sealed record StoredResponse
             headers.Add(name, value);
         }
 
-        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime, Date = DateOf(headers) };
+        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime, Date = DateOf(headers), Invalidated = false };
     }
 
     public byte[] Serialize()
@@ -123,6 +130,11 @@ internal sealed record StoredResponse
         Append(text, "Response-Time", ResponseTime.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
         Append(text, "Length", Length.ToString(CultureInfo.InvariantCulture));
         Append(text, "Body-Stamp", BodyStamp.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
+        if (Invalidated)
+        {
+            Append(text, "Invalidated", "1");
+        }
+
         foreach (var (name, value) in VaryKey)
         {
             Append(text, "Vary-" + (value is null ? "Absent" : "Value"), value is null ? name : $"{name}={value}");
@@ -170,6 +182,7 @@ internal sealed record StoredResponse
                 Date = DateOf(headers),
                 BodyStamp = Time(head.Headers, "Body-Stamp"),
                 VaryKey = vary,
+                Invalidated = head.Headers[Prefix + "Invalidated"] == "1",
             };
         }
         catch (Exception e) when (e is HttpParseException or FormatException or ArgumentNullException or OverflowException or ArgumentOutOfRangeException)

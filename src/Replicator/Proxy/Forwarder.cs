@@ -17,6 +17,7 @@ internal static class Forwarder
     {
         var headers = exchange.Request.Headers.EndToEnd();
         var answer = await exchange.Server.Origin.ExchangeAsync(exchange, exchange.Request.Method, headers, exchange.Request.BodyFraming());
+        await Invalidation.AfterAsync(exchange, answer.Head);
         await RelayResponseAsync(exchange, answer);
         return Outcomes.Pass;
     }
