@@ -95,7 +95,26 @@ internal static class Freshness
             return false;
         }
 
-        return stored.Lifetime is { } lifetime && age < lifetime;
+        if (stored.Lifetime is not { } lifetime)
+        {
+            return false;
+        }
+
+        // min-fresh: the client wants the response to stay fresh that much longer (RFC 9111 section 5.2.1.3).
+        if (requestControl.Seconds("min-fresh") is { } minFresh && lifetime - age < minFresh)
+        {
+            return false;
+        }
+
+        if (age < lifetime)
+        {
+            return true;
+        }
+
+        // max-stale: the client accepts a stale response, that stale at most when a value is given (section
+        // 5.2.1.2), unless the response forbids serving it stale (section 4.2.4).
+        return requestControl.Has("max-stale") && !MustRevalidate(stored)
+            && (!requestControl.HasArgument("max-stale") || age - lifetime <= requestControl.Seconds("max-stale"));
     }
 
     /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>

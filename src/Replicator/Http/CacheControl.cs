@@ -35,6 +35,9 @@ internal sealed class CacheControl
 
     public bool Has(string directive) => _directives.ContainsKey(directive);
 
+    /// <summary>Whether the directive came with an argument (max-stale may come without: any staleness).</summary>
+    public bool HasArgument(string directive) => _directives.TryGetValue(directive, out var value) && value is not null;
+
     /// <summary>A delta-seconds directive (max-age, s-maxage); a malformed value counts as 0, which is the safe reading.</summary>
     public TimeSpan? Seconds(string directive) =>
         !_directives.TryGetValue(directive, out var value) ? null

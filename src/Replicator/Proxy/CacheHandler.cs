@@ -50,10 +50,10 @@ internal static class CacheHandler
         var relativePath = CacheLayout.RelativePath(url) is { } natural ? cache.Mapping.Map(natural) : null;
         if (relativePath is null || CacheControl.Parse(request.Headers).Has("no-store"))
         {
-            return await Forwarder.PassThroughAsync(exchange);
+            return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
-        if (server.Downloads.Find(relativePath) is { } running && await TryJoinAsync(exchange, running))
+        if (server.Downloads.Find(relativePath) is { } running && await TryJoinAsync(NotOnlyIfCached(exchange), running))
         {
             return Outcomes.Miss;
         }
@@ -63,13 +63,13 @@ internal static class CacheHandler
         {
             // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
             Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} is passed through uncached", relativePath, entry.Response.Url ?? "a file put there by hand", url.ToString());
-            return await Forwarder.PassThroughAsync(exchange);
+            return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
         if (entry is not null && !entry.Response.MatchesVary(request.Headers))
         {
             // Stored for another variant: answer this one without disturbing what is stored.
-            return await Forwarder.PassThroughAsync(exchange);
+            return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
         if (entry is not null && (cache.Offline || cache.Static || Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow())))
@@ -81,17 +81,26 @@ internal static class CacheHandler
 
         if (request.Method == "HEAD")
         {
-            return await Forwarder.PassThroughAsync(exchange);
+            return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
         if (entry is not null)
         {
             Log.Debug("{Path:l} is in the cache but stale: revalidating", relativePath);
-            return await RevalidateAsync(exchange, entry, relativePath);
+            return await RevalidateAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
-        return await FetchAsync(exchange, relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
+        return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
     }
+
+    /// <summary>
+    /// The request is about to need the origin: with only-if-cached the client wants the cache's answer or none,
+    /// a 504 (RFC 9111 section 5.2.1.7).
+    /// </summary>
+    private static Exchange NotOnlyIfCached(Exchange exchange) =>
+        CacheControl.Parse(exchange.Request.Headers).Has("only-if-cached")
+            ? throw new ProxyException(FailedStep.NotCached, $"only-if-cached: {exchange.Url} is not in the cache, fresh")
+            : exchange;
 
     private static async ValueTask<string> RevalidateAsync(Exchange exchange, CachedEntry entry, string relativePath)
     {

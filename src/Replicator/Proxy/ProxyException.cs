@@ -45,6 +45,9 @@ internal enum FailedStep
 
     /// <summary>A stale entry that must be revalidated could not be.</summary>
     MustRevalidate,
+
+    /// <summary>The client asked with only-if-cached, and nothing fresh is stored (RFC 9111 section 5.2.1.7).</summary>
+    NotCached,
 }
 
 /// <summary>Whose fault a failure is, as the access log says it.</summary>
@@ -75,13 +78,17 @@ internal static class Blame
         FailedStep.NotAllowed => (403, Side.Proxy),
         FailedStep.OverCap => (503, Side.Client),
         FailedStep.UpstreamTimeout or FailedStep.MustRevalidate => (504, Side.Upstream),
-        FailedStep.Offline => (504, Side.Proxy),
+        FailedStep.Offline or FailedStep.NotCached => (504, Side.Proxy),
         _ => (502, Side.Upstream),
     };
 
     /// <summary>The access-log outcome of a failure: OFFLINE for --offline, else ERROR with the side at fault.</summary>
-    public static string Outcome(FailedStep step) =>
-        step == FailedStep.Offline ? Outcomes.Offline : $"{Outcomes.Error}:{Of(step).Side.ToString().ToLowerInvariant()}";
+    public static string Outcome(FailedStep step) => step switch
+    {
+        FailedStep.Offline => Outcomes.Offline,
+        FailedStep.NotCached => Outcomes.Miss,
+        _ => $"{Outcomes.Error}:{Of(step).Side.ToString().ToLowerInvariant()}",
+    };
 }
 
 /// <summary>

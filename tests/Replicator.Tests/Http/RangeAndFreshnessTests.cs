@@ -55,6 +55,24 @@ public class RangeAndFreshnessTests
     }
 
     [Theory]
+    // request directive, response Cache-Control, age in seconds -> fresh (RFC 9111 sections 5.2.1.2, 5.2.1.3, 4.2.4)
+    [InlineData("max-stale", "max-age=60", 100, true)]
+    [InlineData("max-stale=50", "max-age=60", 100, true)]
+    [InlineData("max-stale=30", "max-age=60", 100, false)]
+    [InlineData("max-stale", "max-age=60, must-revalidate", 100, false)]
+    [InlineData("max-stale", "s-maxage=60", 100, false)]
+    [InlineData("min-fresh=30", "max-age=60", 20, true)]
+    [InlineData("min-fresh=30", "max-age=60", 40, false)]
+    [InlineData("max-age=10", "max-age=60", 20, false)]
+    public void IsFresh_ClientDirectives_MoveTheLine(string directive, string responseControl, int ageSeconds, bool fresh)
+    {
+        var request = new HttpHeaders();
+        request.Add("Cache-Control", directive);
+
+        Assert.Equal(fresh, Freshness.IsFresh(Stored("Cache-Control: " + responseControl), request, s_now.AddSeconds(ageSeconds)));
+    }
+
+    [Theory]
     [InlineData("", "Cache-Control: max-age=60", 200, true)]
     [InlineData("", "Cache-Control: max-age=60", 206, false)]
     [InlineData("", "Cache-Control: no-store", 200, false)]
@@ -63,6 +81,9 @@ public class RangeAndFreshnessTests
     [InlineData("Authorization: Basic eA==\r\n", "Cache-Control: max-age=60", 200, false)]
     [InlineData("Authorization: Basic eA==\r\n", "Cache-Control: public, max-age=60", 200, true)]
     [InlineData("", "Vary: *", 200, false)]
+    [InlineData("", "Cache-Control: max-age=60\r\nSet-Cookie: a=b", 200, false)]
+    [InlineData("", "Cache-Control: public, max-age=60\r\nSet-Cookie: a=b", 200, true)]
+    [InlineData("", "Cache-Control: s-maxage=60\r\nSet-Cookie: a=b", 200, true)]
     public void IsStorable_FollowsRfc9111(string requestFields, string responseField, int status, bool storable)
     {
         Assert.True(HeadParser.TryParseRequest(Encoding.ASCII.GetBytes($"GET http://h/ HTTP/1.1\r\n{requestFields}\r\n"), out var request, out _));

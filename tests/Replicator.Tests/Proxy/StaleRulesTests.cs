@@ -29,4 +29,22 @@ public sealed class StaleRulesTests
         Assert.Equal(status, reply.StatusCode);
         Assert.Equal(outcome, (await proxy.Accesses.OutcomesAsync(url, 2))[1]);
     }
+
+    [Fact]
+    public async Task OnlyIfCached_AnswersFromTheCacheOrWith504_NeverAsksTheOrigin()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/here"] = new OriginFile("cached"u8.ToArray(), CacheControl: "max-age=600");
+        proxy.Origin.Files["/elsewhere"] = new OriginFile("not cached"u8.ToArray(), CacheControl: "max-age=600");
+        await proxy.Client.GetStringAsync(proxy.Origin.Url("/here"));
+
+        var hit = await proxy.RawAsync($"GET {proxy.Origin.Url("/here")} HTTP/1.1\r\nHost: x\r\nCache-Control: only-if-cached\r\nConnection: close\r\n\r\n");
+        var miss = await proxy.RawAsync($"GET {proxy.Origin.Url("/elsewhere")} HTTP/1.1\r\nHost: x\r\nCache-Control: only-if-cached\r\nConnection: close\r\n\r\n");
+
+        Assert.StartsWith("HTTP/1.1 200 ", hit, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 504 ", miss, StringComparison.Ordinal);
+        Assert.Contains("only-if-cached", miss, StringComparison.Ordinal);
+        Assert.Equal(0, proxy.Origin.CountRequests("/elsewhere"));
+        Assert.Equal(["MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/elsewhere"), 1));
+    }
 }
