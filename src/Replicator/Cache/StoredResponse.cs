@@ -193,9 +193,32 @@ internal sealed record StoredResponse
 
     /// <summary>The key a request must match to be served this response (RFC 9111 section 4.1).</summary>
     public static List<KeyValuePair<string, string?>> VaryKeyOf(HttpHeaders response, HttpHeaders request) =>
-        [.. response.GetList("Vary").Select(name => new KeyValuePair<string, string?>(name.ToLowerInvariant(), request[name]))];
+        [.. response.GetList("Vary").Select(name => new KeyValuePair<string, string?>(name.ToLowerInvariant(), Normalized(name, request.GetList(name))))];
 
-    public bool MatchesVary(HttpHeaders request) => VaryKey.All(pair => string.Equals(pair.Value, request[pair.Key], StringComparison.Ordinal));
+    public bool MatchesVary(HttpHeaders request) =>
+        VaryKey.All(pair => string.Equals(Normalized(pair.Key, pair.Value is null ? [] : [pair.Value]), Normalized(pair.Key, request.GetList(pair.Key)), StringComparison.Ordinal));
+
+    /// <summary>
+    /// A selecting field's value as compared for Vary (RFC 9111 section 4.1): its field lines combined, the list
+    /// members trimmed and joined with ", ", and lower-cased for the fields whose values are case-insensitive
+    /// (content negotiation: the Accept family). Null when the field is absent.
+    /// </summary>
+    public static string? Normalized(string name, IEnumerable<string> members)
+    {
+        var list = members.Select(member => member.Trim()).Where(member => member.Length > 0).ToList();
+        if (list.Count == 0)
+        {
+            return null;
+        }
+
+        var value = string.Join(", ", list);
+        return s_caseInsensitive.Contains(name) ? value.ToLowerInvariant() : value;
+    }
+
+    private static readonly HashSet<string> s_caseInsensitive = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "Accept", "Accept-Encoding", "Accept-Language", "Accept-Charset",
+    };
 
     private static void Append(StringBuilder text, string name, string value) => text.Append(Prefix).Append(name).Append(": ").Append(value).Append("\r\n");
 
