@@ -117,6 +117,14 @@ internal static class Freshness
             && (!requestControl.HasArgument("max-stale") || age - lifetime <= requestControl.Seconds("max-stale"));
     }
 
+    /// <summary>
+    /// Whether the response's stale-if-error (RFC 5861 section 4) lets it be served while the origin answers with an
+    /// error (5xx): for that many seconds past its lifetime, and never against must-revalidate and its kin.
+    /// </summary>
+    public static bool MayServeStaleOnError(StoredResponse stored, DateTimeOffset now) =>
+        stored.Control.Has("stale-if-error") && !MustRevalidate(stored) && stored.Lifetime is { } lifetime
+        && Age(stored, now) - lifetime <= stored.Control.Seconds("stale-if-error");
+
     /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>
     public static bool MustRevalidate(StoredResponse stored)
     {

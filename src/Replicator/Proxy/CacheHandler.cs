@@ -137,6 +137,15 @@ internal static class CacheHandler
             return await StoreNewBodyAsync(exchange, relativePath, answer, requestTime, headers);
         }
 
+        if (response.Status >= 500 && Freshness.MayServeStaleOnError(entry.Response, server.Clock.GetUtcNow()))
+        {
+            // stale-if-error (RFC 5861 section 4): the origin failed, and the response allowed serving it stale then.
+            upstream.Dispose();
+            Log.Warning("Serving stale {Url:l}: the origin answered {Status} (stale-if-error)", exchange.Url!.ToString(), response.Status);
+            await Responder.ServeEntryAsync(exchange, entry, entry.Response);
+            return Outcomes.Stale;
+        }
+
         if (response.Status != 304)
         {
             await Forwarder.RelayResponseAsync(exchange, answer);

@@ -47,4 +47,22 @@ public sealed class StaleRulesTests
         Assert.Equal(0, proxy.Origin.CountRequests("/elsewhere"));
         Assert.Equal(["MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/elsewhere"), 1));
     }
+
+    [Theory]
+    [InlineData("max-age=0, stale-if-error=600", HttpStatusCode.OK, "STALE")]
+    [InlineData("max-age=0", HttpStatusCode.ServiceUnavailable, "PASS")]
+    [InlineData("max-age=0, stale-if-error=600, must-revalidate", HttpStatusCode.ServiceUnavailable, "PASS")]
+    public async Task OriginAnswering5xx_StaleIfErrorServesTheStoredCopy(string cacheControl, HttpStatusCode status, string outcome)
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/e"] = new OriginFile("good copy"u8.ToArray(), CacheControl: cacheControl, ETag: "\"e\"");
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/e"));
+        proxy.Origin.Files["/e"] = new OriginFile("down"u8.ToArray(), Status: 503);
+
+        using var reply = await proxy.Client.GetAsync(proxy.Origin.Url("/e"));
+
+        Assert.Equal(status, reply.StatusCode);
+        Assert.Equal(status == HttpStatusCode.OK ? "good copy" : "down", await reply.Content.ReadAsStringAsync());
+        Assert.Equal(outcome, (await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/e"), 2))[1]);
+    }
 }

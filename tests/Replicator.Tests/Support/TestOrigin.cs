@@ -12,7 +12,8 @@ namespace Replicator.Tests;
 /// <param name="AbortAt">Send this many body bytes, then drop the connection.</param>
 /// <param name="IgnoreRange">Answer Range requests with the whole 200, as a server without range support.</param>
 /// <param name="Fields">More response fields, "Name: value" each (Set-Cookie, Age, ...).</param>
-internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false, int? PauseAt = null, Task? Resume = null, int? AbortAt = null, bool IgnoreRange = false, string[]? Fields = null)
+/// <param name="Status">Another status than 200: the body is sent with it, and validators are not looked at.</param>
+internal sealed record OriginFile(byte[] Body, string ContentType = "application/octet-stream", string? CacheControl = null, string? ETag = null, DateTimeOffset? LastModified = null, bool Chunked = false, int? PauseAt = null, Task? Resume = null, int? AbortAt = null, bool IgnoreRange = false, string[]? Fields = null, int Status = 200)
 {
     /// <summary>Completes when the origin has sent the bytes before a pause or an abort.</summary>
     public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -82,6 +83,14 @@ internal sealed class TestOrigin : IAsyncDisposable
         }
 
         var response = context.Response;
+        if (file.Status != 200)
+        {
+            response.StatusCode = file.Status;
+            response.ContentType = file.ContentType;
+            await response.Body.WriteAsync(file.Body);
+            return;
+        }
+
         response.ContentType = file.ContentType;
         foreach (var field in file.Fields ?? [])
         {
