@@ -81,7 +81,7 @@ internal static class CacheHandler
 
         if (request.Method == "HEAD")
         {
-            return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
+            return await HeadThroughAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
         if (entry is not null)
@@ -91,6 +91,42 @@ internal static class CacheHandler
         }
 
         return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
+    }
+
+    /// <summary>
+    /// A HEAD the cache could not answer goes to the origin; its 200 refreshes what is stored when it describes the
+    /// same representation (same validators and length), and marks it for validation when it does not (RFC 9111
+    /// section 4.3.5).
+    /// </summary>
+    private static async ValueTask<string> HeadThroughAsync(Exchange exchange, CachedEntry? entry, string relativePath)
+    {
+        var server = exchange.Server;
+        var requestTime = server.Clock.GetUtcNow();
+        var answer = await server.Origin.ExchangeAsync(exchange, "HEAD", exchange.Request.Headers.EndToEnd(), Framing.None);
+        if (entry is { Response.Synthesized: false } && answer.Head.Status == 200 && server.Store.Health.MayWrite)
+        {
+            var stored = entry.Response;
+            var head = answer.Head;
+            var same = string.Equals(head.Headers["ETag"], stored.ETag, StringComparison.Ordinal)
+                && (stored.ETag is not null || string.Equals(head.Headers["Last-Modified"], stored.Headers["Last-Modified"], StringComparison.Ordinal))
+                && (head.Headers["Content-Length"] is not { } length || length == entry.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            var updated = same ? stored.Refreshed(head.Headers, requestTime, server.Clock.GetUtcNow()) : stored with { Invalidated = true };
+            try
+            {
+                await exchange.Fiber.RunBlockingAsync(() =>
+                {
+                    server.Store.UpdateMeta(relativePath, updated);
+                    return 0;
+                }, Timeout.InfiniteTimeSpan);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+                server.Store.Health.Failed($"updating the metadata of {exchange.Url}", e);
+            }
+        }
+
+        await Forwarder.RelayResponseAsync(exchange, answer);
+        return Outcomes.Pass;
     }
 
     /// <summary>

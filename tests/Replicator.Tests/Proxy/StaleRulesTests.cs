@@ -65,4 +65,23 @@ public sealed class StaleRulesTests
         Assert.Equal(status == HttpStatusCode.OK ? "good copy" : "down", await reply.Content.ReadAsStringAsync());
         Assert.Equal(outcome, (await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/e"), 2))[1]);
     }
+
+    [Fact]
+    public async Task HeadAnswered200_RefreshesTheStoredFields_OfTheSameRepresentation()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/h"] = new OriginFile("body"u8.ToArray(), CacheControl: "max-age=0", ETag: "\"h\"", Fields: ["X-Version: 1"]);
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/h"));
+        proxy.Origin.Files["/h"] = new OriginFile("body"u8.ToArray(), CacheControl: "max-age=0", ETag: "\"h\"", Fields: ["X-Version: 2"]);
+
+        using var head = await proxy.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, proxy.Origin.Url("/h")));
+        Assert.Equal(["2"], head.Headers.GetValues("X-Version"));
+        var url = proxy.Origin.Url("/h");
+        await proxy.Origin.DisposeAsync();
+
+        // The origin is gone: the stale copy is served with the fields the HEAD brought.
+        using var stale = await proxy.Client.GetAsync(url);
+        Assert.Equal("body", await stale.Content.ReadAsStringAsync());
+        Assert.Equal(["2"], stale.Headers.GetValues("X-Version"));
+    }
 }
