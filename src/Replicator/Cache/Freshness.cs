@@ -125,6 +125,15 @@ internal static class Freshness
         stored.Control.Has("stale-if-error") && !MustRevalidate(stored) && stored.Lifetime is { } lifetime
         && Age(stored, now) - lifetime <= stored.Control.Seconds("stale-if-error");
 
+    /// <summary>
+    /// Whether the response's stale-while-revalidate (RFC 5861 section 3) lets it be served stale at once while it
+    /// is revalidated in the background: for that many seconds past its lifetime, never against must-revalidate.
+    /// </summary>
+    public static bool MayServeStaleWhileRevalidating(StoredResponse stored, HttpHeaders request, DateTimeOffset now) =>
+        stored.Control.Has("stale-while-revalidate") && !MustRevalidate(stored) && !stored.Synthesized && !stored.Invalidated
+        && stored.Lifetime is { } lifetime && !CacheControl.Parse(request).Has("no-cache")
+        && Age(stored, now) - lifetime <= stored.Control.Seconds("stale-while-revalidate");
+
     /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>
     public static bool MustRevalidate(StoredResponse stored)
     {

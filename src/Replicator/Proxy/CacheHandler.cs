@@ -79,6 +79,13 @@ internal static class CacheHandler
             return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }
 
+        if (entry is not null && request.Method == "GET" && Freshness.MayServeStaleWhileRevalidating(entry.Response, request.Headers, server.Clock.GetUtcNow()))
+        {
+            BackgroundRevalidation.Start(exchange, entry, relativePath);
+            await Responder.ServeEntryAsync(exchange, entry, entry.Response);
+            return Outcomes.Stale;
+        }
+
         if (request.Method == "HEAD")
         {
             return await HeadThroughAsync(NotOnlyIfCached(exchange), entry, relativePath);

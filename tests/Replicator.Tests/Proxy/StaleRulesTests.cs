@@ -84,4 +84,34 @@ public sealed class StaleRulesTests
         Assert.Equal("body", await stale.Content.ReadAsStringAsync());
         Assert.Equal(["2"], stale.Headers.GetValues("X-Version"));
     }
+
+    [Fact]
+    public async Task StaleWhileRevalidate_ServesTheStaleCopyAtOnce_AndRevalidatesInTheBackground()
+    {
+        // The clock starts 20 s behind the origin's (real) Date and is moved to it: the copy is then 20 s old.
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow.AddSeconds(-20));
+        await using var proxy = await ProxyFixture.StartAsync(clock: clock);
+        proxy.Origin.Files["/swr"] = new OriginFile("copy"u8.ToArray(), CacheControl: "max-age=10, stale-while-revalidate=600", ETag: "\"w\"");
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/swr"));
+        clock.Advance(TimeSpan.FromSeconds(20));
+        using var client = proxy.NewClient(); // moving the clock ended the first client's idle connection
+
+        // Stale, within the window: answered from the cache at once; the origin is asked on the side.
+        Assert.Equal("copy", await client.GetStringAsync(proxy.Origin.Url("/swr")));
+        Assert.Equal("STALE", (await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/swr"), 2))[1]);
+        await proxy.Origin.WaitForRequestsAsync("/swr", 2);
+        Assert.Equal("\"w\"", proxy.Origin.Requests.Last(r => r.PathAndQuery == "/swr").Headers["If-None-Match"]);
+
+        // Once the 304 has refreshed the metadata, the copy is fresh again: a HIT, with no further origin request.
+        string[] outcomes;
+        var asked = 2;
+        do
+        {
+            await client.GetStringAsync(proxy.Origin.Url("/swr"));
+            outcomes = await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/swr"), ++asked);
+        }
+        while (outcomes[^1] != "HIT" && asked < 200);
+
+        Assert.Equal("HIT", outcomes[^1]);
+    }
 }

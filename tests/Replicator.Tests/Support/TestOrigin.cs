@@ -39,6 +39,30 @@ internal sealed class TestOrigin : IAsyncDisposable
 
     public ConcurrentQueue<SeenRequest> Requests { get; } = new();
 
+    private TaskCompletionSource _seen = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Waits (bounded) until the origin has seen <paramref name="count"/> requests for <paramref name="path"/>.</summary>
+    public async Task WaitForRequestsAsync(string path, int count)
+    {
+        var deadline = DateTime.UtcNow + RawClient.ReadBound;
+        while (true)
+        {
+            var seen = Volatile.Read(ref _seen).Task;
+            if (CountRequests(path) >= count)
+            {
+                return;
+            }
+
+            var left = deadline - DateTime.UtcNow;
+            if (left <= TimeSpan.Zero)
+            {
+                throw new TimeoutException($"the origin saw fewer than {count} requests for {path}");
+            }
+
+            await seen.WaitAsync(left).ContinueWith(_ => { }, TaskScheduler.Default);
+        }
+    }
+
     public int Port { get; private set; }
 
     public string Url(string path) => $"http://127.0.0.1:{Port}{path}";
@@ -67,6 +91,7 @@ internal sealed class TestOrigin : IAsyncDisposable
         using var body = new MemoryStream();
         await request.Body.CopyToAsync(body);
         Requests.Enqueue(new SeenRequest(request.Method, pathAndQuery, request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body.ToArray()));
+        Interlocked.Exchange(ref _seen, new(TaskCreationOptions.RunContinuationsAsynchronously)).SetResult();
 
         if (request.Path == "/echo")
         {

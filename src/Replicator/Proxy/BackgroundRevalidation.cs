@@ -1,0 +1,92 @@
+using System.Collections.Concurrent;
+using Replicator.Cache;
+using Replicator.Http;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// stale-while-revalidate (RFC 5861 section 3): the client got the stale copy at once; a fiber of its own asks the
+/// origin with the stored validators. A 304 refreshes the metadata; a new storable body is downloaded into the cache
+/// (finishing by the usual rule for a download nobody follows); anything else leaves the copy to go stale for good.
+/// One background revalidation per URL at a time.
+/// </summary>
+internal static class BackgroundRevalidation
+{
+    private static readonly ConcurrentDictionary<string, byte> s_running = new(StringComparer.Ordinal);
+
+    /// <summary>The client's own validators and range: the background request asks with the stored ones.</summary>
+    private static readonly HashSet<string> s_clientConditionals = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "If-Modified-Since", "If-None-Match", "If-Range", "If-Match", "If-Unmodified-Since", "Range",
+    };
+
+    public static void Start(Exchange exchange, CachedEntry entry, string relativePath)
+    {
+        var server = exchange.Server;
+        var key = server.Store.Root + "/" + relativePath;
+        if (!s_running.TryAdd(key, 0))
+        {
+            return;
+        }
+
+        // An HTTP/1.0 copy of the request: nothing the origin says before its final answer is relayed to anyone.
+        var request = new RequestHead { Method = "GET", Target = exchange.Request.Target, Version = new Version(1, 0), Headers = exchange.Request.Headers.Clone() };
+        var url = exchange.Url!;
+        exchange.Fiber.Loop.Spawn($"revalidate {url}", async fiber =>
+        {
+            try
+            {
+                var background = new Exchange(server, fiber, exchange.Client, exchange.ClientName, request) { Url = url };
+                await RevalidateAsync(background, entry, relativePath);
+            }
+            catch (Exception e) when (e is ProxyException or IOException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
+            {
+                Log.Information("Background revalidation of {Url:l} failed: {Reason:l}", url.ToString(), e.Message);
+            }
+            finally
+            {
+                s_running.TryRemove(key, out _);
+            }
+        });
+    }
+
+    private static async ValueTask RevalidateAsync(Exchange background, CachedEntry entry, string relativePath)
+    {
+        var server = background.Server;
+        var headers = background.Request.Headers.EndToEnd(s_clientConditionals.Contains);
+        if (entry.Response.ETag is { } etag)
+        {
+            headers.Add("If-None-Match", etag);
+        }
+
+        headers.Add("If-Modified-Since", HttpDate.Format(entry.Response.LastModified ?? entry.Response.BodyStamp));
+        var requestTime = server.Clock.GetUtcNow();
+        var answer = await server.Origin.ExchangeAsync(background, "GET", headers, Framing.None);
+        var (upstream, response) = answer;
+        if (response.Status == 304)
+        {
+            OriginClient.Release(upstream, response, Framing.None);
+            var refreshed = entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
+            await background.Fiber.RunBlockingAsync(() =>
+            {
+                server.Store.UpdateMeta(relativePath, refreshed);
+                return 0;
+            }, Timeout.InfiniteTimeSpan);
+            Log.Information("Revalidated {Url:l} in the background", background.Url!.ToString());
+            return;
+        }
+
+        if (response.Status == 200 && Freshness.IsStorable(background.Request, response))
+        {
+            var download = new Download(server, background.Url!, relativePath);
+            if (server.Downloads.Register(download) == download && await download.StartAsync(background, answer, requestTime, resumeFrom: 0, headers) is null)
+            {
+                Log.Information("Downloading the new body of {Url:l} in the background", background.Url!.ToString());
+                return;
+            }
+        }
+
+        upstream.Dispose();
+    }
+}
