@@ -15,11 +15,6 @@ internal static class BackgroundRevalidation
 {
     private static readonly ConcurrentDictionary<string, byte> s_running = new(StringComparer.Ordinal);
 
-    /// <summary>The client's own validators and range: the background request asks with the stored ones.</summary>
-    private static readonly HashSet<string> s_clientConditionals = new(StringComparer.OrdinalIgnoreCase)
-    {
-        "If-Modified-Since", "If-None-Match", "If-Range", "If-Match", "If-Unmodified-Since", "Range",
-    };
 
     public static void Start(Exchange exchange, CachedEntry entry, string relativePath)
     {
@@ -54,13 +49,7 @@ internal static class BackgroundRevalidation
     private static async ValueTask RevalidateAsync(Exchange background, CachedEntry entry, string relativePath)
     {
         var server = background.Server;
-        var headers = background.Request.Headers.EndToEnd(s_clientConditionals.Contains);
-        if (entry.Response.ETag is { } etag)
-        {
-            headers.Add("If-None-Match", etag);
-        }
-
-        headers.Add("If-Modified-Since", HttpDate.Format(entry.Response.LastModified ?? entry.Response.BodyStamp));
+        var headers = CacheHandler.RevalidationFields(background.Request, entry.Response);
         var requestTime = server.Clock.GetUtcNow();
         var answer = await server.Origin.ExchangeAsync(background, "GET", headers, Framing.None);
         var (upstream, response) = answer;

@@ -145,16 +145,26 @@ internal static class CacheHandler
             ? throw new ProxyException(FailedStep.NotCached, $"only-if-cached: {exchange.Url} is not in the cache, fresh")
             : exchange;
 
-    private static async ValueTask<string> RevalidateAsync(Exchange exchange, CachedEntry entry, string relativePath)
+    /// <summary>
+    /// The fields of a conditional GET for a stored response: the client's own, less its validators and range, with
+    /// the stored ETag (If-None-Match) and date (If-Modified-Since) instead (RFC 9111 section 4.3.1).
+    /// </summary>
+    public static HttpHeaders RevalidationFields(RequestHead request, StoredResponse stored)
     {
-        var server = exchange.Server;
-        var headers = exchange.Request.Headers.EndToEnd(s_clientValidators.Contains);
-        if (entry.Response.ETag is { } etag)
+        var headers = request.Headers.EndToEnd(s_clientValidators.Contains);
+        if (stored.ETag is { } etag)
         {
             headers.Add("If-None-Match", etag);
         }
 
-        headers.Add("If-Modified-Since", HttpDate.Format(entry.Response.LastModified ?? entry.Response.BodyStamp));
+        headers.Add("If-Modified-Since", HttpDate.Format(stored.LastModified ?? stored.BodyStamp));
+        return headers;
+    }
+
+    private static async ValueTask<string> RevalidateAsync(Exchange exchange, CachedEntry entry, string relativePath)
+    {
+        var server = exchange.Server;
+        var headers = RevalidationFields(exchange.Request, entry.Response);
         var requestTime = server.Clock.GetUtcNow();
         OriginResponse answer;
         try
