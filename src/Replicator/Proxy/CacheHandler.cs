@@ -24,6 +24,12 @@ internal static class CacheHandler
         "If-Modified-Since", "If-None-Match", "If-Range", "If-Match", "If-Unmodified-Since", "Range",
     };
 
+    /// <summary>On a miss the whole body is asked for (to store it): only the client's If-None-Match and If-Modified-Since go along.</summary>
+    private static readonly HashSet<string> s_notForwardedOnMiss = new(StringComparer.OrdinalIgnoreCase)
+    {
+        "If-Range", "If-Match", "If-Unmodified-Since", "Range",
+    };
+
     /// <summary>Answers a GET or HEAD; returns the outcome the access log shows.</summary>
     public static async ValueTask<string> HandleAsync(Exchange exchange)
     {
@@ -97,7 +103,9 @@ internal static class CacheHandler
             return await RevalidateAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
-        return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
+        // Nothing stored: the client's own validators go to the origin, so a client that has the body gets the
+        // origin's 304 (passed on, nothing stored); a 200 is stored as any (RFC 9111 section 4.3.2).
+        return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_notForwardedOnMiss.Contains));
     }
 
     /// <summary>

@@ -114,4 +114,22 @@ public sealed class StaleRulesTests
 
         Assert.Equal("HIT", outcomes[^1]);
     }
+
+    [Fact]
+    public async Task ClientValidatorsOnAMiss_GoToTheOrigin_Its304IsPassedOn_AndA200IsStored()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/v"] = new OriginFile("body"u8.ToArray(), CacheControl: "max-age=600", ETag: "\"v1\"");
+
+        var notModified = await proxy.RawAsync($"GET {proxy.Origin.Url("/v")} HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"v1\"\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 304 ", notModified, StringComparison.Ordinal);
+        Assert.Equal("\"v1\"", proxy.Origin.Requests.Last(r => r.PathAndQuery == "/v").Headers["If-None-Match"]);
+        Assert.False(File.Exists(proxy.CachedPath("/v")));
+
+        var changed = await proxy.RawAsync($"GET {proxy.Origin.Url("/v")} HTTP/1.1\r\nHost: x\r\nIf-None-Match: \"v0\"\r\nConnection: close\r\n\r\n");
+        Assert.StartsWith("HTTP/1.1 200 ", changed, StringComparison.Ordinal);
+        Assert.EndsWith("body", changed, StringComparison.Ordinal);
+        Assert.Equal("body", File.ReadAllText(proxy.CachedPath("/v")));
+        Assert.Equal(["PASS", "MISS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/v"), 2));
+    }
 }
