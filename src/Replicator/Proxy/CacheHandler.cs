@@ -24,10 +24,10 @@ internal static class CacheHandler
         "If-Modified-Since", "If-None-Match", "If-Range", "If-Match", "If-Unmodified-Since", "Range",
     };
 
-    /// <summary>On a miss the whole body is asked for (to store it): only the client's If-None-Match and If-Modified-Since go along.</summary>
+    /// <summary>On a miss the whole body is asked for (to store it): of the client's validators, only If-None-Match goes along.</summary>
     private static readonly HashSet<string> s_notForwardedOnMiss = new(StringComparer.OrdinalIgnoreCase)
     {
-        "If-Range", "If-Match", "If-Unmodified-Since", "Range",
+        "If-Modified-Since", "If-Range", "If-Match", "If-Unmodified-Since", "Range",
     };
 
     /// <summary>Answers a GET or HEAD; returns the outcome the access log shows.</summary>
@@ -103,8 +103,10 @@ internal static class CacheHandler
             return await RevalidateAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
-        // Nothing stored: the client's own validators go to the origin, so a client that has the body gets the
-        // origin's 304 (passed on, nothing stored); a 200 is stored as any (RFC 9111 section 4.3.2).
+        // Nothing stored: the client's If-None-Match goes to the origin, so a client that has the body gets the
+        // origin's 304 (passed on, nothing stored); a 200 is stored as any (RFC 9111 section 4.3.2). Its
+        // If-Modified-Since does not: apt asks with it for every index it has, and a mirror being filled must get
+        // those bodies, not 304s.
         return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_notForwardedOnMiss.Contains));
     }
 
