@@ -30,6 +30,7 @@ internal sealed partial class Download
     /// <summary>Every this many bytes, writeback of the body so far is started (see <see cref="PartialBody.StartWriteback"/>).</summary>
     private const long WritebackStep = 16 * 1024 * 1024;
 
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private MemoryTail? _tail;
     private int _finished;
 
@@ -82,6 +83,9 @@ internal sealed partial class Download
     public bool Complete => _state == DownloadState.Complete;
 
     public Exception? Error { get; private set; }
+
+    /// <summary>Completes when the download has ended (declined, failed, stopped or stored).</summary>
+    public Task Completion => _ended.Task;
 
     /// <summary>Raised when the head is known, whenever bytes land, and at the end.</summary>
     public FiberSignal Progress { get; } = new();
@@ -267,5 +271,6 @@ internal sealed partial class Download
         _state = state;
         Progress.Raise();
         Release();
+        _ended.TrySetResult();
     }
 }

@@ -194,6 +194,8 @@ internal sealed class TestOrigin : IAsyncDisposable
                 // In pieces, so that a client that went away is noticed.
                 foreach (var piece in file.Body.AsMemory(Math.Max(start, stop)).ToArray().Chunk(64 * 1024))
                 {
+                    // Kestrel may take writes silently once the connection is gone (the client left during a pause).
+                    context.RequestAborted.ThrowIfCancellationRequested();
                     await response.Body.WriteAsync(piece, context.RequestAborted);
                     await response.Body.FlushAsync(context.RequestAborted);
                 }
