@@ -65,17 +65,35 @@ internal sealed class Exchange
     /// <summary>What the access log says of the answer: what the handler returned, or what its failure means (set by the session).</summary>
     public string Outcome { get; set; } = Outcomes.Pass;
 
+    /// <summary>Sends to the client; a client that went away or stopped reading is <see cref="ClientGoneException"/>.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data)
     {
         ResponseStarted = true;
-        await Client.SendAsync(Fiber, data, Timeout);
+        try
+        {
+            await Client.SendAsync(Fiber, data, Timeout);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or FiberTimeoutException)
+        {
+            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+        }
+
         BytesSent += data.Length;
     }
 
+    /// <summary>Sends part of a file to the client (sendfile); failures of the client as <see cref="SendAsync"/>.</summary>
     public async ValueTask SendFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
     {
         ResponseStarted = true;
-        await Fiber.SendFileAsync(Client.Socket, file, offset, count, Timeout);
+        try
+        {
+            await Fiber.SendFileAsync(Client.Socket, file, offset, count, Timeout);
+        }
+        catch (Exception e) when (e is System.Net.Sockets.SocketException or FiberTimeoutException)
+        {
+            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+        }
+
         BytesSent += count;
     }
 

@@ -36,7 +36,7 @@ internal static class Forwarder
         var pacer = exchange.Server.Origin.PacerFor(exchange.Fiber);
         try
         {
-            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendToClientAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
+            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendBodyAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
             {
                 if (pacer is not null)
                 {
@@ -82,19 +82,6 @@ internal static class Forwarder
         }
 
         return forClient;
-    }
-
-    /// <summary>Sends a piece of body to the client; a failure to is the client's (<see cref="ClientGoneException"/>).</summary>
-    private static async ValueTask SendToClientAsync(Exchange exchange, ReadOnlyMemory<byte> piece, bool chunked)
-    {
-        try
-        {
-            await SendBodyAsync(exchange, piece, chunked);
-        }
-        catch (Exception e) when (e is System.Net.Sockets.SocketException or Fibers.FiberTimeoutException or IOException)
-        {
-            throw new ClientGoneException($"the client went away during the body: {e.Message}", e);
-        }
     }
 
     /// <summary>Sends a piece of body, as one chunk when the client's framing is chunked.</summary>

@@ -143,6 +143,30 @@ public sealed class ProxyProtocolTests
         Assert.DoesNotContain("   at ", body, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ClientHangingUpDuringAHitOrAMiss_IsLoggedAborted(bool cachedFirst)
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/large"] = new OriginFile(new byte[32 * 1024 * 1024], CacheControl: "max-age=600");
+        if (cachedFirst)
+        {
+            await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/large"));
+        }
+
+        using (var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
+        {
+            await client.ConnectAsync(proxy.Endpoint);
+            await client.SendAsync(Encoding.ASCII.GetBytes($"GET {proxy.Origin.Url("/large")} HTTP/1.1\r\nHost: x\r\n\r\n"));
+            Assert.True(await client.ReceiveAsync(new byte[4096]).WaitAsync(TimeSpan.FromSeconds(20)) > 0);
+            client.LingerState = new LingerOption(true, 0);
+        }
+
+        var outcomes = await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/large"), cachedFirst ? 2 : 1);
+        Assert.Equal("ABORTED", outcomes[^1]);
+    }
+
     [Fact]
     public async Task NameResolvingToLoopback_IsRefusedByDefault()
     {
