@@ -169,6 +169,63 @@ internal sealed class CacheStore
         return new CachedEntry(relativePath, body, length, stored);
     }
 
+    /// <summary>Where a stored non-200 answer lives: never in the tree, which holds only the exact bodies of 200s.</summary>
+    public string AnswerPath(string relativePath) => _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "answers", relativePath);
+
+    /// <summary>A stored non-200 answer (its status, fields and whole body), or null.</summary>
+    public (StoredResponse Response, byte[] Body)? LookupAnswer(string relativePath)
+    {
+        var path = AnswerPath(relativePath);
+        try
+        {
+            if (Tree.PassesThroughLink(_fs.Path.GetRelativePath(Root, path)) || !_fs.File.Exists(path))
+            {
+                return null;
+            }
+
+            var bytes = _fs.File.ReadAllBytes(path);
+            var end = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
+            return end >= 0 && StoredResponse.TryParse(bytes.AsSpan(0, end + 4)) is { } stored && stored.Length == bytes.Length - end - 4
+                ? (stored, bytes[(end + 4)..])
+                : null;
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Stores a non-200 answer whole (head and body in one file, written aside and renamed in).</summary>
+    public void PutAnswer(string relativePath, StoredResponse stored, byte[] body)
+    {
+        var path = AnswerPath(relativePath);
+        if (ParentPassesThroughLink(path) || !TryCreateParent(path) || _fs.Directory.Exists(path))
+        {
+            return;
+        }
+
+        var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            using (var stream = _fs.File.Create(temporary))
+            {
+                stream.Write(stored.Serialize());
+                stream.Write(body);
+                stream.Flush(flushToDisk: true);
+            }
+
+            _fs.File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            DeleteQuietly(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>Removes a stored non-200 answer (a 200 body took its place, or it expired).</summary>
+    public void RemoveAnswer(string relativePath) => DeleteQuietly(AnswerPath(relativePath));
+
     /// <summary>
     /// Opens a stored body to serve it; <see cref="CacheEntryChangedException"/> when it is gone, passes through a
     /// link, or is not the length its metadata says.

@@ -9,13 +9,21 @@ namespace Replicator.Cache;
 /// </summary>
 internal static class Freshness
 {
+    /// <summary>Final statuses other than 200 that are stored, as answers under .replicator/ (RFC 9110 section 15.1).</summary>
+    private static readonly HashSet<int> s_storedStatuses = [203, 204, 300, 301, 308, 404, 405, 410, 414, 501];
+
+    /// <summary>
+    /// Whether a non-200 answer to a GET may be stored (RFC 9111 section 3): a status RFC 9110 section 15.1 makes
+    /// cacheable, with an explicit lifetime (no heuristic freshness here), by the same rules as a 200.
+    /// </summary>
+    public static bool IsStorableAnswer(RequestHead request, ResponseHead response) =>
+        s_storedStatuses.Contains(response.Status) && Lifetime(response.Headers) is not null && IsStorableOtherwise(request, response);
+
     /// <summary>Whether a response to a GET may be stored (RFC 9111 section 3).</summary>
-    public static bool IsStorable(RequestHead request, ResponseHead response)
+    public static bool IsStorable(RequestHead request, ResponseHead response) => response.Status == 200 && IsStorableOtherwise(request, response);
+
+    private static bool IsStorableOtherwise(RequestHead request, ResponseHead response)
     {
-        if (response.Status != 200)
-        {
-            return false;
-        }
 
         var responseControl = CacheControl.Parse(response.Headers);
         if (responseControl.Has("no-store") || responseControl.Has("private") || CacheControl.Parse(request.Headers).Has("no-store"))

@@ -62,6 +62,9 @@ internal sealed record StoredResponse
     /// <summary>True when this was made up for a body found without metadata (copied in by hand).</summary>
     public bool Synthesized { get; init; }
 
+    /// <summary>The status of the stored answer: 200 for a body in the tree; another for an answer under .replicator/answers/.</summary>
+    public int Status { get; init; } = 200;
+
     /// <summary>
     /// An unsafe request (PUT, POST, DELETE...) to this URL, or one naming it in Location or Content-Location, got a
     /// non-error answer: the stored response may have changed, and must be validated before it is used again (RFC
@@ -84,6 +87,7 @@ internal sealed record StoredResponse
         var headers = StorableFields(response.Headers);
         return new StoredResponse
         {
+            Status = response.Status == 206 ? 200 : response.Status,
             Headers = headers,
             RequestTime = requestTime,
             ResponseTime = responseTime,
@@ -123,7 +127,7 @@ internal sealed record StoredResponse
 
     public byte[] Serialize()
     {
-        var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
+        var text = new StringBuilder("HTTP/1.1 ").Append(Status.ToString(CultureInfo.InvariantCulture)).Append(' ').Append(HeadWriter.ReasonPhrase(Status)).Append("\r\n");
         Headers.WriteTo(text);
         Append(text, "Url", Url ?? string.Empty);
         Append(text, "Request-Time", RequestTime.ToUnixTimeMilliseconds().ToString(CultureInfo.InvariantCulture));
@@ -183,6 +187,7 @@ internal sealed record StoredResponse
                 BodyStamp = Time(head.Headers, "Body-Stamp"),
                 VaryKey = vary,
                 Invalidated = head.Headers[Prefix + "Invalidated"] == "1",
+                Status = head.Status,
             };
         }
         catch (Exception e) when (e is HttpParseException or FormatException or ArgumentNullException or OverflowException or ArgumentOutOfRangeException)

@@ -40,6 +40,12 @@ internal static class HeadWriter
     public static string ReasonPhrase(int status) => status switch
     {
         200 => "OK",
+        203 => "Non-Authoritative Information",
+        204 => "No Content",
+        300 => "Multiple Choices",
+        301 => "Moved Permanently",
+        308 => "Permanent Redirect",
+        410 => "Gone",
         206 => "Partial Content",
         304 => "Not Modified",
         400 => "Bad Request",

@@ -65,6 +65,15 @@ internal static class CacheHandler
         }
 
         var entry = server.Store.Lookup(relativePath);
+        if (entry is null && server.Store.LookupAnswer(relativePath) is { } answer
+            && answer.Response.MatchesVary(request.Headers)
+            && (cache.Offline || cache.Static || Freshness.IsFresh(answer.Response, request.Headers, server.Clock.GetUtcNow())))
+        {
+            // A stored 301, 404...: served with its status while fresh (RFC 9111 section 4).
+            await Responder.ServeAnswerAsync(exchange, answer.Response, answer.Body);
+            return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
+        }
+
         if (entry is not null && cache.Mapping.HeldByAnother(entry.Response.Url, url.ToString()))
         {
             // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
@@ -278,6 +287,7 @@ internal static class CacheHandler
     /// </summary>
     private static async ValueTask<string> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
     {
+        var requestTime = exchange.Server.Clock.GetUtcNow();
         var download = new Download(exchange.Server, exchange.Url!, relativePath);
         var running = exchange.Server.Downloads.Register(download);
         if (running != download)
@@ -300,11 +310,82 @@ internal static class CacheHandler
         if (notStored is not null)
         {
             download.Release();
+            if (Freshness.IsStorableAnswer(exchange.Request, notStored.Head))
+            {
+                return await StoreAnswerAsync(exchange, relativePath, notStored, requestTime);
+            }
+
             await Forwarder.RelayResponseAsync(exchange, notStored);
             return Outcomes.Pass;
         }
 
         await Responder.ServeDownloadAsync(exchange, download);
+        return Outcomes.Miss;
+    }
+
+    /// <summary>The largest non-200 answer stored: they are redirects and error pages, read whole into memory.</summary>
+    private const int MaxStoredAnswer = 1024 * 1024;
+
+    /// <summary>
+    /// A non-200 answer that may be stored (a 301, a 404... with a lifetime): read whole, stored under
+    /// .replicator/answers/ (never in the tree, which holds only the exact bodies of 200s), and served.
+    /// </summary>
+    private static async ValueTask<string> StoreAnswerAsync(Exchange exchange, string relativePath, OriginResponse answer, DateTimeOffset requestTime)
+    {
+        var (upstream, head) = answer;
+        var framing = head.BodyFraming("GET");
+        if (framing.Kind == BodyKind.Length && framing.Length > MaxStoredAnswer)
+        {
+            await Forwarder.RelayResponseAsync(exchange, answer);
+            return Outcomes.Pass;
+        }
+
+        // Read whole (any framing), up to the limit; past it, what was read goes out first and the rest is relayed.
+        var body = new MemoryStream();
+        var reader = new BodyReader(upstream.Connection, framing);
+        try
+        {
+            while (body.Length <= MaxStoredAnswer && await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, stream) =>
+            {
+                stream.Write(piece.Span);
+                return ValueTask.CompletedTask;
+            }, body))
+            {
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpParseException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
+        {
+            upstream.Dispose();
+            throw new ProxyException(FailedStep.UpstreamBody, $"upstream {exchange.Url!.Authority} broke off the body: {e.Message}");
+        }
+
+        if (!reader.IsDone)
+        {
+            await Forwarder.RelayResponseAsync(exchange, answer, reader, body.ToArray());
+            return Outcomes.Pass;
+        }
+
+        OriginClient.Release(upstream, head, framing);
+        var server = exchange.Server;
+        var bytes = body.ToArray();
+        var stored = StoredResponse.FromOrigin(head, exchange.Request.Headers, exchange.Url!.ToString(), bytes.Length, requestTime, server.Clock.GetUtcNow());
+        if (server.Store.Health.MayWrite)
+        {
+            try
+            {
+                await exchange.Fiber.RunBlockingAsync(() =>
+                {
+                    server.Store.PutAnswer(relativePath, stored, bytes);
+                    return 0;
+                }, Timeout.InfiniteTimeSpan);
+            }
+            catch (Exception e) when (StorageHealth.IsStorageError(e))
+            {
+                server.Store.Health.Failed($"storing the {head.Status} answer of {exchange.Url}", e);
+            }
+        }
+
+        await Responder.ServeAnswerAsync(exchange, stored, bytes);
         return Outcomes.Miss;
     }
 

@@ -89,6 +89,7 @@ internal sealed partial class Download
             if (await fiber.RunBlockingAsync(() => store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
             {
                 store.Health.Succeeded();
+                store.RemoveAnswer(RelativePath); // a 301 or 404 stored before is no longer the answer
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), stored.Length);
             }
             else

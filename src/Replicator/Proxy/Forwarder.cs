@@ -22,8 +22,12 @@ internal static class Forwarder
         return Outcomes.Pass;
     }
 
-    /// <summary>Sends a response head and its body from the origin to the client; the upstream connection goes back to the pool when it can.</summary>
-    public static async ValueTask RelayResponseAsync(Exchange exchange, OriginResponse answer)
+    /// <summary>
+    /// Sends a response head and its body from the origin to the client; the upstream connection goes back to the
+    /// pool when it can. With <paramref name="reader"/>, the body was begun already: <paramref name="alreadyRead"/>
+    /// goes out first, then the rest from that reader.
+    /// </summary>
+    public static async ValueTask RelayResponseAsync(Exchange exchange, OriginResponse answer, BodyReader? reader = null, ReadOnlyMemory<byte> alreadyRead = default)
     {
         var (upstream, response) = answer;
         var framing = response.BodyFraming(exchange.Request.Method);
@@ -32,10 +36,15 @@ internal static class Forwarder
         ProxyHeads.AddVia(headers, response.Version);
         exchange.Respond(response.Status);
         await exchange.SendAsync(HeadWriter.Response(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));
-        var reader = new BodyReader(upstream.Connection, framing);
+        reader ??= new BodyReader(upstream.Connection, framing);
         var pacer = exchange.Server.Origin.PacerFor(exchange.Fiber);
         try
         {
+            if (!alreadyRead.IsEmpty)
+            {
+                await SendBodyAsync(exchange, alreadyRead, clientFraming.Kind == BodyKind.Chunked);
+            }
+
             while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendBodyAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
             {
                 if (pacer is not null)

@@ -110,6 +110,18 @@ internal static class Responder
         }
     }
 
+    /// <summary>Serves a stored non-200 answer whole: its status, its fields (with its age and our Via), its body.</summary>
+    public static async ValueTask ServeAnswerAsync(Exchange exchange, StoredResponse stored, byte[] body)
+    {
+        var headers = stored.Headers.Clone();
+        headers.Set("Age", ((long)Freshness.Age(stored, exchange.Server.Clock.GetUtcNow()).TotalSeconds).ToString(CultureInfo.InvariantCulture));
+        ProxyHeads.AddVia(headers, exchange.Request.Version);
+        exchange.Respond(stored.Status);
+        var framing = stored.Status is 204 ? Framing.None : new Framing(BodyKind.Length, body.Length);
+        var head = HeadWriter.Response(stored.Status, HeadWriter.ReasonPhrase(stored.Status), headers, framing, exchange.KeepAlive);
+        await exchange.SendAsync(exchange.Request.Method == "HEAD" || framing.Kind == BodyKind.None ? head : [.. head, .. body]);
+    }
+
     /// <summary>Serves a download the caller holds a reference to (<see cref="Download.TryAcquire"/>), and lets go of it.</summary>
     public static async ValueTask ServeDownloadAsync(Exchange exchange, Download download)
     {

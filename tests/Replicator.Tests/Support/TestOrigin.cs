@@ -108,14 +108,6 @@ internal sealed class TestOrigin : IAsyncDisposable
         }
 
         var response = context.Response;
-        if (file.Status != 200)
-        {
-            response.StatusCode = file.Status;
-            response.ContentType = file.ContentType;
-            await response.Body.WriteAsync(file.Body);
-            return;
-        }
-
         response.ContentType = file.ContentType;
         foreach (var field in file.Fields ?? [])
         {
@@ -136,6 +128,17 @@ internal sealed class TestOrigin : IAsyncDisposable
         if (file.LastModified is { } lastModified)
         {
             response.Headers.LastModified = lastModified.ToString("r");
+        }
+
+        if (file.Status != 200)
+        {
+            response.StatusCode = file.Status;
+            if (file.Status != 204)
+            {
+                await response.Body.WriteAsync(file.Body);
+            }
+
+            return;
         }
 
         var notModified = request.Headers.IfNoneMatch.Count > 0
