@@ -178,7 +178,8 @@ internal sealed class CacheStore
         var path = AnswerPath(relativePath);
         try
         {
-            if (Tree.PassesThroughLink(_fs.Path.GetRelativePath(Root, path)) || !_fs.File.Exists(path))
+            // Checked on every miss: the cheap test first, the walk for links only when an answer is there.
+            if (!_fs.File.Exists(path) || Tree.PassesThroughLink(_fs.Path.GetRelativePath(Root, path)))
             {
                 return null;
             }

@@ -78,8 +78,7 @@ internal static class Freshness
     public static TimeSpan Age(StoredResponse stored, DateTimeOffset now)
     {
         var apparent = stored.Date is { } date ? Max(TimeSpan.Zero, stored.ResponseTime - date) : TimeSpan.Zero;
-        var ageValue = long.TryParse(stored.Headers["Age"], out var seconds) ? TimeSpan.FromSeconds(seconds) : TimeSpan.Zero;
-        var corrected = ageValue + (stored.ResponseTime - stored.RequestTime);
+        var corrected = stored.ReceivedAge + (stored.ResponseTime - stored.RequestTime);
         return Max(apparent, corrected) + Max(TimeSpan.Zero, now - stored.ResponseTime);
     }
 
@@ -127,20 +126,24 @@ internal static class Freshness
 
     /// <summary>
     /// Whether the response's stale-if-error (RFC 5861 section 4) lets it be served while the origin answers with an
-    /// error (5xx): for that many seconds past its lifetime, and never against must-revalidate and its kin.
+    /// error (5xx).
     /// </summary>
-    public static bool MayServeStaleOnError(StoredResponse stored, DateTimeOffset now) =>
-        stored.Control.Has("stale-if-error") && !MustRevalidate(stored) && stored.Lifetime is { } lifetime
-        && Age(stored, now) - lifetime <= stored.Control.Seconds("stale-if-error");
+    public static bool MayServeStaleOnError(StoredResponse stored, DateTimeOffset now) => WithinStaleAllowance(stored, "stale-if-error", now);
 
     /// <summary>
     /// Whether the response's stale-while-revalidate (RFC 5861 section 3) lets it be served stale at once while it
-    /// is revalidated in the background: for that many seconds past its lifetime, never against must-revalidate.
+    /// is revalidated in the background.
     /// </summary>
     public static bool MayServeStaleWhileRevalidating(StoredResponse stored, HttpHeaders request, DateTimeOffset now) =>
-        stored.Control.Has("stale-while-revalidate") && !MustRevalidate(stored) && !stored.Synthesized && !stored.Invalidated
-        && stored.Lifetime is { } lifetime && !CacheControl.Parse(request).Has("no-cache")
-        && Age(stored, now) - lifetime <= stored.Control.Seconds("stale-while-revalidate");
+        !stored.Synthesized && !stored.Invalidated && !CacheControl.Parse(request).Has("no-cache") && WithinStaleAllowance(stored, "stale-while-revalidate", now);
+
+    /// <summary>
+    /// An RFC 5861 allowance: the response names <paramref name="directive"/>, is no more stale than its seconds,
+    /// and does not forbid serving it stale (must-revalidate and its kin).
+    /// </summary>
+    private static bool WithinStaleAllowance(StoredResponse stored, string directive, DateTimeOffset now) =>
+        stored.Control.Has(directive) && !MustRevalidate(stored) && stored.Lifetime is { } lifetime
+        && Age(stored, now) - lifetime <= stored.Control.Seconds(directive);
 
     /// <summary>Whether a stale copy may not be served when the origin cannot be reached (must-revalidate).</summary>
     public static bool MustRevalidate(StoredResponse stored)

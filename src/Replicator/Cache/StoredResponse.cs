@@ -32,9 +32,13 @@ internal sealed record StoredResponse
         get;
         init
         {
+            // Everything a hit asks of the fields is read here, once per stored response, never per request.
             field = value;
             Control = CacheControl.Parse(value);
             Lifetime = Freshness.Lifetime(value);
+            Date = DateOf(value);
+            LastModified = HttpDate.TryParse(value["Last-Modified"], out var lastModified) ? lastModified : null;
+            ReceivedAge = long.TryParse(value["Age"], NumberStyles.None, CultureInfo.InvariantCulture, out var age) ? TimeSpan.FromSeconds(age) : TimeSpan.Zero;
         }
     }
 
@@ -72,10 +76,14 @@ internal sealed record StoredResponse
     /// </summary>
     public bool Invalidated { get; init; }
 
-    public DateTimeOffset? LastModified => HttpDate.TryParse(Headers["Last-Modified"], out var value) ? value : null;
+    /// <summary>The stored Last-Modified, parsed with the fields.</summary>
+    public DateTimeOffset? LastModified { get; private init; }
 
-    /// <summary>The response's Date, parsed once when the metadata is made or read (every hit needs it for its age).</summary>
-    public DateTimeOffset? Date { get; init; }
+    /// <summary>The Age an upstream cache reported (RFC 9111 section 4.2.3), parsed with the fields; zero when none.</summary>
+    public TimeSpan ReceivedAge { get; private init; }
+
+    /// <summary>The response's Date, parsed with the fields (every hit needs it for its age).</summary>
+    public DateTimeOffset? Date { get; private init; }
 
     /// <summary>
     /// What is stored of an origin's response: its storable fields, when it was asked and answered, its length (-1
@@ -95,7 +103,6 @@ internal sealed record StoredResponse
             BodyStamp = HttpDate.TryParse(headers["Last-Modified"], out var lastModified) ? lastModified : responseTime,
             Url = url,
             VaryKey = VaryKeyOf(response.Headers, request),
-            Date = DateOf(headers),
         };
     }
 
@@ -122,7 +129,7 @@ internal sealed record StoredResponse
             headers.Add(name, value);
         }
 
-        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime, Date = DateOf(headers), Invalidated = false };
+        return this with { Headers = headers, RequestTime = requestTime, ResponseTime = responseTime, Invalidated = false };
     }
 
     public byte[] Serialize()
@@ -163,8 +170,9 @@ internal sealed record StoredResponse
             {
                 if (name.Equals(Prefix + "Vary-Value", StringComparison.OrdinalIgnoreCase))
                 {
+                    // Normalised once here (metadata written before normalisation, or edited by hand), never per request.
                     var equals = value.IndexOf('=', StringComparison.Ordinal);
-                    vary.Add(new(value[..equals], value[(equals + 1)..]));
+                    vary.Add(new(value[..equals], Normalized(value[..equals], [value[(equals + 1)..]])));
                 }
                 else if (name.Equals(Prefix + "Vary-Absent", StringComparison.OrdinalIgnoreCase))
                 {
@@ -183,7 +191,6 @@ internal sealed record StoredResponse
                 RequestTime = Time(head.Headers, "Request-Time"),
                 ResponseTime = Time(head.Headers, "Response-Time"),
                 Length = long.Parse(head.Headers[Prefix + "Length"]!, CultureInfo.InvariantCulture),
-                Date = DateOf(headers),
                 BodyStamp = Time(head.Headers, "Body-Stamp"),
                 VaryKey = vary,
                 Invalidated = head.Headers[Prefix + "Invalidated"] == "1",
@@ -200,8 +207,9 @@ internal sealed record StoredResponse
     public static List<KeyValuePair<string, string?>> VaryKeyOf(HttpHeaders response, HttpHeaders request) =>
         [.. response.GetList("Vary").Select(name => new KeyValuePair<string, string?>(name.ToLowerInvariant(), Normalized(name, request.GetList(name))))];
 
+    /// <summary>Whether the request's selecting fields match the stored ones (stored already normalised).</summary>
     public bool MatchesVary(HttpHeaders request) =>
-        VaryKey.All(pair => string.Equals(Normalized(pair.Key, pair.Value is null ? [] : [pair.Value]), Normalized(pair.Key, request.GetList(pair.Key)), StringComparison.Ordinal));
+        VaryKey.All(pair => string.Equals(pair.Value, Normalized(pair.Key, request.GetList(pair.Key)), StringComparison.Ordinal));
 
     /// <summary>
     /// A selecting field's value as compared for Vary (RFC 9111 section 4.1): its field lines combined, the list

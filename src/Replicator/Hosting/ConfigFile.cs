@@ -13,7 +13,7 @@ internal static class ConfigFile
 {
     /// <summary>The file's options as arguments; throws <see cref="FormatException"/> with FILE:LINE: reason.</summary>
     /// <param name="onCommandLine">Whether the command line gives the option of this name (then the file's lines for it are skipped).</param>
-    public static string[] Read(string path, RootCommand command, Func<string, bool> onCommandLine)
+    public static string[] Read(string path, CommandOptions options, Func<string, bool> onCommandLine)
     {
         string[] lines;
         try
@@ -44,7 +44,7 @@ internal static class ConfigFile
 
             var name = line[..equals].Trim();
             var value = line[(equals + 1)..].Trim();
-            var option = command.Options.FirstOrDefault(o => o.Name == "--" + name);
+            var option = options.ByName(name);
             if (option is null || name is "config" or "help" or "version")
             {
                 throw new FormatException($"{where}: '{name}' is not an option (use the long names, without dashes)");
@@ -63,7 +63,7 @@ internal static class ConfigFile
 
             var lineArgs = ToArguments(option, name, value, where);
             // Each line is checked on its own, so that a bad value is blamed on its line.
-            var alone = command.Parse(lineArgs);
+            var alone = options.Command.Parse(lineArgs);
             if (alone.Errors.Count > 0)
             {
                 throw new FormatException($"{where}: {alone.Errors[0].Message}");

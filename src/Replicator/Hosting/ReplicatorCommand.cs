@@ -35,7 +35,7 @@ internal static class ReplicatorCommand
         {
             try
             {
-                fromFile = ConfigFile.Read(configPath, command, name => parsed.GetResult(options.ByName(name)!) is { Implicit: false });
+                fromFile = ConfigFile.Read(configPath, options, name => parsed.GetResult(options.ByName(name)!) is { Implicit: false });
             }
             catch (FormatException e)
             {

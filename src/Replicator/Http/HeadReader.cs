@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 using Replicator.Fibers;
 
 namespace Replicator.Http;
@@ -27,6 +28,8 @@ internal enum HeadEnd
 /// </summary>
 internal static class HeadReader
 {
+    // Pooled: this runs once per request on every connection, and usually waits.
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public static async ValueTask<(THead? Head, HeadEnd End)> ReadAsync<THead>(BufferedConnection connection, Fiber fiber, HeadParse<THead> parse, TimeSpan waitTimeout, TimeSpan headTimeout, long? started, bool idle = false)
         where THead : class
     {

@@ -57,11 +57,7 @@ internal static class BackgroundRevalidation
         {
             OriginClient.Release(upstream, response, Framing.None);
             var refreshed = entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
-            await background.Fiber.RunBlockingAsync(() =>
-            {
-                server.Store.UpdateMeta(relativePath, refreshed);
-                return 0;
-            }, Timeout.InfiniteTimeSpan);
+            await CacheWrites.TryAsync(background.Fiber, server.Store, () => server.Store.UpdateMeta(relativePath, refreshed), $"updating the metadata of {background.Url}");
             Log.Information("Revalidated {Url:l} in the background", background.Url!.ToString());
             return;
         }

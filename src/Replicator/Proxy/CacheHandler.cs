@@ -129,7 +129,7 @@ internal static class CacheHandler
         var server = exchange.Server;
         var requestTime = server.Clock.GetUtcNow();
         var answer = await server.Origin.ExchangeAsync(exchange, "HEAD", exchange.Request.Headers.EndToEnd(), Framing.None);
-        if (entry is { Response.Synthesized: false } && answer.Head.Status == 200 && server.Store.Health.MayWrite)
+        if (entry is { Response.Synthesized: false } && answer.Head.Status == 200)
         {
             var stored = entry.Response;
             var head = answer.Head;
@@ -137,18 +137,7 @@ internal static class CacheHandler
                 && (stored.ETag is not null || string.Equals(head.Headers["Last-Modified"], stored.Headers["Last-Modified"], StringComparison.Ordinal))
                 && (head.Headers["Content-Length"] is not { } length || length == entry.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
             var updated = same ? stored.Refreshed(head.Headers, requestTime, server.Clock.GetUtcNow()) : stored with { Invalidated = true };
-            try
-            {
-                await exchange.Fiber.RunBlockingAsync(() =>
-                {
-                    server.Store.UpdateMeta(relativePath, updated);
-                    return 0;
-                }, Timeout.InfiniteTimeSpan);
-            }
-            catch (Exception e) when (StorageHealth.IsStorageError(e))
-            {
-                server.Store.Health.Failed($"updating the metadata of {exchange.Url}", e);
-            }
+            await CacheWrites.TryAsync(exchange.Fiber, server.Store, () => server.Store.UpdateMeta(relativePath, updated), $"updating the metadata of {exchange.Url}");
         }
 
         await Forwarder.RelayResponseAsync(exchange, answer);
@@ -228,17 +217,10 @@ internal static class CacheHandler
         var refreshed = entry.Response.Synthesized
             ? entry.Response
             : entry.Response.Refreshed(response.Headers, requestTime, server.Clock.GetUtcNow());
-        if (!entry.Response.Synthesized && server.Store.Health.MayWrite)
+        if (!entry.Response.Synthesized)
         {
-            try
-            {
-                server.Store.UpdateMeta(relativePath, refreshed);
-            }
-            catch (Exception e) when (StorageHealth.IsStorageError(e))
-            {
-                // The client still gets the revalidated copy; the tree keeps the old metadata.
-                server.Store.Health.Failed($"updating the metadata of {exchange.Url}", e);
-            }
+            // Should it fail, the client still gets the revalidated copy; the tree keeps the old metadata.
+            await CacheWrites.TryAsync(exchange.Fiber, server.Store, () => server.Store.UpdateMeta(relativePath, refreshed), $"updating the metadata of {exchange.Url}");
         }
 
         await Responder.ServeEntryAsync(exchange, entry, refreshed);
@@ -258,27 +240,7 @@ internal static class CacheHandler
             return Outcomes.Pass;
         }
 
-        download.TryAcquire();
-        OriginResponse? notStored;
-        try
-        {
-            notStored = await download.StartAsync(exchange, answer, requestTime, resumeFrom: 0, headers);
-        }
-        catch
-        {
-            download.Release();
-            throw;
-        }
-
-        if (notStored is not null)
-        {
-            download.Release();
-            await Forwarder.RelayResponseAsync(exchange, notStored);
-            return Outcomes.Pass;
-        }
-
-        await Responder.ServeDownloadAsync(exchange, download);
-        return Outcomes.Miss;
+        return await ServeDownloadAsync(exchange, download, () => download.StartAsync(exchange, answer, requestTime, resumeFrom: 0, headers), relativePath, requestTime);
     }
 
     /// <summary>
@@ -295,11 +257,21 @@ internal static class CacheHandler
             return await TryJoinAsync(exchange, running) ? Outcomes.Miss : await Forwarder.PassThroughAsync(exchange);
         }
 
+        return await ServeDownloadAsync(exchange, download, () => download.BeginAsync(exchange, headers), relativePath, requestTime);
+    }
+
+    /// <summary>
+    /// The registered <paramref name="download"/> begins (<paramref name="begin"/> asks the origin, or starts from an
+    /// answer in hand) and is served while it lands (MISS); an answer the cache does not take as a body is stored
+    /// aside when it may be (a 301, a 404...) or relayed (PASS).
+    /// </summary>
+    private static async ValueTask<string> ServeDownloadAsync(Exchange exchange, Download download, Func<ValueTask<OriginResponse?>> begin, string relativePath, DateTimeOffset requestTime)
+    {
         download.TryAcquire();
         OriginResponse? notStored;
         try
         {
-            notStored = await download.BeginAsync(exchange, headers);
+            notStored = await begin();
         }
         catch
         {
@@ -369,21 +341,7 @@ internal static class CacheHandler
         var server = exchange.Server;
         var bytes = body.ToArray();
         var stored = StoredResponse.FromOrigin(head, exchange.Request.Headers, exchange.Url!.ToString(), bytes.Length, requestTime, server.Clock.GetUtcNow());
-        if (server.Store.Health.MayWrite)
-        {
-            try
-            {
-                await exchange.Fiber.RunBlockingAsync(() =>
-                {
-                    server.Store.PutAnswer(relativePath, stored, bytes);
-                    return 0;
-                }, Timeout.InfiniteTimeSpan);
-            }
-            catch (Exception e) when (StorageHealth.IsStorageError(e))
-            {
-                server.Store.Health.Failed($"storing the {head.Status} answer of {exchange.Url}", e);
-            }
-        }
+        await CacheWrites.TryAsync(exchange.Fiber, server.Store, () => server.Store.PutAnswer(relativePath, stored, bytes), $"storing the {head.Status} answer of {exchange.Url}");
 
         await Responder.ServeAnswerAsync(exchange, stored, bytes);
         return Outcomes.Miss;

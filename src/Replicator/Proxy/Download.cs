@@ -127,25 +127,9 @@ internal sealed partial class Download
     {
         try
         {
-            var store = _server.Store;
-            if (!store.Health.MayWrite)
+            (long Length, StoredResponse Response)? existing = null;
+            if (!TryStorage(() => existing = _server.Store.FindResumable(RelativePath), "reading the partial body"))
             {
-                return await PassUncachedAsync(exchange, endToEnd);
-            }
-
-            (long Length, StoredResponse Response)? existing;
-            try
-            {
-                existing = store.FindResumable(RelativePath);
-            }
-            catch (Exception e) when (StorageHealth.IsStorageError(e))
-            {
-                store.Health.Failed($"reading the partial body of {Url}", e);
-                return await PassUncachedAsync(exchange, endToEnd);
-            }
-            catch (TreeLinkException e)
-            {
-                Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
@@ -192,32 +176,14 @@ internal sealed partial class Download
         try
         {
             var (upstream, response) = answer;
-            var store = _server.Store;
             var resumed = resumeFrom > 0;
             var framing = response.BodyFraming("GET");
             Length = resumed ? Resume.Total(response) : framing.Kind == BodyKind.Length ? framing.Length : null;
-            Stored = StoredResponse.FromOrigin(response, exchange.Request.Headers, Url.ToString(), Length ?? -1, requestTime, _server.Clock.GetUtcNow());
-            try
-            {
-                if (!store.Health.MayWrite)
-                {
-                    throw new IOException("the cache takes no writes for now");
-                }
+            var stored = Stored = StoredResponse.FromOrigin(response, exchange.Request.Headers, Url.ToString(), Length ?? -1, requestTime, _server.Clock.GetUtcNow());
 
-                // Only now, with a body to store, is a partial created (or the one resumed reopened).
-                _partial = store.OpenPartial(RelativePath, Stored, resumeFrom);
-            }
-            catch (Exception e) when (StorageHealth.IsStorageError(e) || e is TreeLinkException)
+            // Only now, with a body to store, is a partial created (or the one resumed reopened).
+            if (!TryStorage(() => _partial = _server.Store.OpenPartial(RelativePath, stored, resumeFrom), "starting the partial body"))
             {
-                if (e is TreeLinkException)
-                {
-                    Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
-                }
-                else if (store.Health.MayWrite)
-                {
-                    store.Health.Failed($"starting the partial body of {Url}", e);
-                }
-
                 Stored = null;
                 if (!resumed)
                 {
@@ -246,6 +212,35 @@ internal sealed partial class Download
         {
             Finish(DownloadState.Failed, e);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs the cache's part of a download; false when the cache cannot take it: writes paused after a failure, the
+    /// storage failing now (reported once to <see cref="StorageHealth"/>), or a symbolic link on the way.
+    /// </summary>
+    private bool TryStorage(Action operation, string what)
+    {
+        var health = _server.Store.Health;
+        if (!health.MayWrite)
+        {
+            return false;
+        }
+
+        try
+        {
+            operation();
+            return true;
+        }
+        catch (TreeLinkException e)
+        {
+            Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+            return false;
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+            health.Failed($"{what} of {Url}", e);
+            return false;
         }
     }
 

@@ -1,6 +1,5 @@
 using Replicator.Cache;
 using Replicator.Http;
-using Serilog;
 
 namespace Replicator.Proxy;
 
@@ -22,12 +21,13 @@ internal static class Invalidation
         }
 
         var url = exchange.Url!;
+        var target = new Uri(url.ToString());
         var paths = new List<string>();
         AddPath(exchange, url, paths);
         foreach (var name in (string[])["Location", "Content-Location"])
         {
-            if (response.Headers[name] is { } value && Uri.TryCreate(new Uri(url.ToString()), value, out var named)
-                && named.Scheme == Uri.UriSchemeHttp && string.Equals(named.Authority, new Uri(url.ToString()).Authority, StringComparison.OrdinalIgnoreCase))
+            if (response.Headers[name] is { } value && Uri.TryCreate(target, value, out var named)
+                && named.Scheme == Uri.UriSchemeHttp && string.Equals(named.Authority, target.Authority, StringComparison.OrdinalIgnoreCase))
             {
                 try
                 {
@@ -41,22 +41,7 @@ internal static class Invalidation
         }
 
         var store = exchange.Server.Store;
-        await exchange.Fiber.RunBlockingAsync(() =>
-        {
-            foreach (var path in paths)
-            {
-                try
-                {
-                    store.Invalidate(path);
-                }
-                catch (Exception e) when (StorageHealth.IsStorageError(e))
-                {
-                    Log.Warning("Cannot invalidate {Path:l}: {Reason:l}", path, e.Message);
-                }
-            }
-
-            return 0;
-        }, Timeout.InfiniteTimeSpan);
+        await CacheWrites.TryAsync(exchange.Fiber, store, () => paths.ForEach(store.Invalidate), $"invalidating what is stored for {url}");
     }
 
     private static void AddPath(Exchange exchange, RequestUrl url, List<string> paths)

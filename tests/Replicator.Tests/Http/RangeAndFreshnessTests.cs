@@ -120,7 +120,6 @@ public class RangeAndFreshnessTests
             Length = 10,
             BodyStamp = s_now,
             VaryKey = [new("accept-encoding", "gzip"), new("x-absent", null)],
-            Date = StoredResponse.DateOf(headers),
         };
     }
 }

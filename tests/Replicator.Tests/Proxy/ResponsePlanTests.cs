@@ -100,6 +100,6 @@ public class ResponsePlanTests
         headers.Add("ETag", "\"v1\"");
         headers.Add("Last-Modified", HttpDate.Format(s_modified));
         headers.Add("Cache-Control", "max-age=3600");
-        return new StoredResponse { Headers = headers, RequestTime = s_modified, ResponseTime = s_modified, Length = 100, BodyStamp = s_modified, Date = s_modified };
+        return new StoredResponse { Headers = headers, RequestTime = s_modified, ResponseTime = s_modified, Length = 100, BodyStamp = s_modified };
     }
 }
