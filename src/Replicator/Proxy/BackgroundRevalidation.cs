@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using Replicator.Cache;
 using Replicator.Http;
 using Serilog;
@@ -13,26 +12,23 @@ namespace Replicator.Proxy;
 /// </summary>
 internal static class BackgroundRevalidation
 {
-    private static readonly ConcurrentDictionary<string, byte> s_running = new(StringComparer.Ordinal);
 
 
     public static void Start(Exchange exchange, CachedEntry entry, string relativePath)
     {
         var server = exchange.Server;
-        var key = server.Store.Root + "/" + relativePath;
-        if (!s_running.TryAdd(key, 0))
+        if (!server.BackgroundRevalidations.TryAdd(relativePath, 0))
         {
             return;
         }
 
-        // An HTTP/1.0 copy of the request: nothing the origin says before its final answer is relayed to anyone.
-        var request = new RequestHead { Method = "GET", Target = exchange.Request.Target, Version = new Version(1, 0), Headers = exchange.Request.Headers.Clone() };
+        var request = exchange.Request;
         var url = exchange.Url!;
         exchange.Fiber.Loop.Spawn($"revalidate {url}", async fiber =>
         {
             try
             {
-                var background = new Exchange(server, fiber, exchange.Client, exchange.ClientName, request) { Url = url };
+                var background = new Exchange(server, fiber, exchange.Client, exchange.ClientName, request) { Url = url, AnswersClient = false };
                 await RevalidateAsync(background, entry, relativePath);
             }
             catch (Exception e) when (e is ProxyException or IOException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)
@@ -41,7 +37,7 @@ internal static class BackgroundRevalidation
             }
             finally
             {
-                s_running.TryRemove(key, out _);
+                server.BackgroundRevalidations.TryRemove(relativePath, out _);
             }
         });
     }

@@ -43,6 +43,12 @@ internal sealed class Exchange
 
     public RequestUrl? Url { get; set; }
 
+    /// <summary>
+    /// False for work done on a client's behalf after it has its answer (a background revalidation): nothing the
+    /// origin says goes to the client then, not even an interim 1xx response.
+    /// </summary>
+    public bool AnswersClient { get; init; } = true;
+
     public TimeSpan Timeout => Server.Options.Timeout;
 
     /// <summary>

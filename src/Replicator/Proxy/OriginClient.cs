@@ -123,7 +123,7 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
                 throw new ProxyException(FailedStep.UpstreamHead, "upstream switched protocols, which a caching proxy does not carry");
             }
 
-            if (exchange.Request.IsHttp11)
+            if (exchange.AnswersClient && exchange.Request.IsHttp11)
             {
                 await exchange.Client.SendAsync(exchange.Fiber, HeadWriter.Response(head.Status, head.Reason, head.Headers.EndToEnd(), Framing.None, keepAlive: true), exchange.Timeout);
             }

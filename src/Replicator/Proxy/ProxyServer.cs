@@ -34,6 +34,9 @@ internal sealed class ProxyServer
 
     public Downloads Downloads { get; } = new();
 
+    /// <summary>The cache paths being revalidated in the background (stale-while-revalidate): one at a time each.</summary>
+    public System.Collections.Concurrent.ConcurrentDictionary<string, byte> BackgroundRevalidations { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The origin side: upstream connections, the parent proxy, pacing.</summary>
     public OriginClient Origin { get; }
 
