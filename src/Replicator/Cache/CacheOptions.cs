@@ -36,6 +36,18 @@ internal sealed record CacheOptions
     /// <summary>Address space for large bodies kept mapped for clients on this host (the kernel allows 65,530 mappings).</summary>
     public long MappedBodyBudget { get; init; } = 8L << 30;
 
+    /// <summary>What each path is (package, index, other): <see cref="FileClasses"/>, with --immutable and --volatile.</summary>
+    public FileClasses Classes { get; init; } = FileClasses.BuiltIn;
+
+    /// <summary>
+    /// Percent of the time since Last-Modified a response without an explicit lifetime stays fresh (--heuristic;
+    /// RFC 9111 section 4.2.2); 0: never heuristically fresh.
+    /// </summary>
+    public int HeuristicPercent { get; init; } = 10;
+
+    /// <summary>How fresh an entry of this class may be by heuristic: indexes never are.</summary>
+    public double HeuristicFor(FileClass fileClass) => fileClass == FileClass.Volatile ? 0 : HeuristicPercent / 100.0;
+
     /// <summary>A complete cached body is served without asking the origin (--static or --offline).</summary>
     public bool Static => Serve != ServeWithoutAsking.Never;
 

@@ -4,8 +4,10 @@ namespace Replicator.Cache;
 
 /// <summary>
 /// The caching rules of RFC 9111 that Replicator follows: what may be stored, how old a stored response is, and
-/// whether it may be served without asking the origin. There is no heuristic freshness: a response without an
-/// explicit lifetime (max-age, s-maxage, Expires) is revalidated every time, as the original did.
+/// whether it may be served without asking the origin. A response without an explicit lifetime (max-age, s-maxage,
+/// Expires) but with a Last-Modified is fresh for a fraction of its age then (the heuristic of section 4.2.2,
+/// --heuristic, capped at <see cref="HeuristicCap"/>), unless its file class says otherwise (<see cref="FileClasses"/>);
+/// without either it is revalidated every time.
 /// </summary>
 internal static class Freshness
 {
@@ -82,8 +84,31 @@ internal static class Freshness
         return Max(apparent, corrected) + Max(TimeSpan.Zero, now - stored.ResponseTime);
     }
 
-    /// <summary>Whether <paramref name="stored"/> may answer <paramref name="request"/> without asking the origin.</summary>
-    public static bool IsFresh(StoredResponse stored, HttpHeaders request, DateTimeOffset now)
+    /// <summary>The longest heuristic lifetime (RFC 9111 section 4.2.2 leaves the bound to the cache; squid's default is also a day).</summary>
+    public static readonly TimeSpan HeuristicCap = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// The lifetime the RFC's heuristic gives a response with no explicit one (RFC 9111 section 4.2.2): a fraction
+    /// (<paramref name="fraction"/>, 0 for none) of the time between its Last-Modified and its Date, at most
+    /// <see cref="HeuristicCap"/>; only for the statuses RFC 9110 section 15.1 makes heuristically cacheable.
+    /// </summary>
+    public static TimeSpan? HeuristicLifetime(StoredResponse stored, double fraction)
+    {
+        if (fraction <= 0 || stored.Lifetime is not null || stored.LastModified is not { } modified
+            || (stored.Status != 200 && !s_storedStatuses.Contains(stored.Status)))
+        {
+            return null;
+        }
+
+        var since = (stored.Date ?? stored.ResponseTime) - modified;
+        return since <= TimeSpan.Zero ? null : since * fraction < HeuristicCap ? since * fraction : HeuristicCap;
+    }
+
+    /// <summary>
+    /// Whether <paramref name="stored"/> may answer <paramref name="request"/> without asking the origin;
+    /// <paramref name="heuristic"/> is the fraction of <see cref="HeuristicLifetime"/> (0: explicit lifetimes only).
+    /// </summary>
+    public static bool IsFresh(StoredResponse stored, HttpHeaders request, DateTimeOffset now, double heuristic = 0)
     {
         if (stored.Synthesized || stored.Invalidated || stored.Control.Has("no-cache"))
         {
@@ -102,7 +127,7 @@ internal static class Freshness
             return false;
         }
 
-        if (stored.Lifetime is not { } lifetime)
+        if ((stored.Lifetime ?? HeuristicLifetime(stored, heuristic)) is not { } lifetime)
         {
             return false;
         }

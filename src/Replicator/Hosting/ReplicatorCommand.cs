@@ -68,7 +68,7 @@ internal sealed class CommandOptions
         {
             Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
             ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
-            External, Aliases, Flat, Config,
+            External, Aliases, Flat, Immutable, Volatile, Heuristic, Config,
         };
     }
 
@@ -132,6 +132,12 @@ internal sealed class CommandOptions
 
     public Option<bool> Flat { get; } = new("--flat") { Description = "keep every file in ROOT by its last name; a different file of the same name is never overwritten" };
 
+    public Option<string[]> Immutable { get; } = Parsed("--immutable", "GLOB: URL paths that never change under their names, served from the cache without asking (repeatable; adds to the built-in table of package files)", specs => specs.Select(Cache.FileClasses.Validate).ToArray());
+
+    public Option<string[]> Volatile { get; } = Parsed("--volatile", "GLOB: URL paths that change under their names, always revalidated (repeatable; adds to the built-in table of package indexes)", specs => specs.Select(Cache.FileClasses.Validate).ToArray());
+
+    public Option<int> Heuristic { get; } = Integer("--heuristic", null, "percent of the time since Last-Modified a response without a stated lifetime stays fresh, at most a day (0: never)", Cache.CacheOptions.Defaults.HeuristicPercent, 0, 100, "a percentage (0-100)");
+
     public Option<string?> Config { get; } = new("--config") { Description = "read options from FILE: 'name = value' lines with the long options' names; the command line overrides it" };
 
     /// <summary>The option with this long name (without the dashes), or null.</summary>
@@ -170,6 +176,8 @@ internal sealed class CommandOptions
             Mapping = new Cache.PathMapping([.. parsed.GetValue(Aliases) ?? []], parsed.GetValue(Flat)),
             Serve = parsed.GetValue(Offline) ? Cache.ServeWithoutAsking.Offline : parsed.GetValue(Static) ? Cache.ServeWithoutAsking.Static : Cache.ServeWithoutAsking.Never,
             FinishBelow = parsed.GetValue(FinishBelow),
+            Classes = new Cache.FileClasses(parsed.GetValue(Immutable) ?? [], parsed.GetValue(Volatile) ?? []),
+            HeuristicPercent = parsed.GetValue(Heuristic),
         };
         return new Settings(host, proxy, cache);
     }

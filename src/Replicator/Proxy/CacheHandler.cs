@@ -61,15 +61,19 @@ internal static class CacheHandler
 
         if (server.Downloads.Find(relativePath) is { } running && await TryJoinAsync(NotOnlyIfCached(exchange), running))
         {
+            exchange.FileClass = cache.Classes.Classify(url.Path, url.Query);
             return Outcomes.Miss;
         }
 
         var entry = server.Store.Lookup(relativePath);
-        if (entry is null && server.Store.LookupAnswer(relativePath) is { } answer
+        var fileClass = exchange.FileClass = entry is null ? cache.Classes.Classify(url.Path, url.Query) : cache.Classes.Of(entry.Response, url.Path, url.Query);
+        var heuristic = cache.HeuristicFor(fileClass);
+        if (entry is null && fileClass != FileClass.Immutable && server.Store.LookupAnswer(relativePath) is { } answer
             && answer.Response.MatchesVary(request.Headers)
-            && (cache.Offline || cache.Static || Freshness.IsFresh(answer.Response, request.Headers, server.Clock.GetUtcNow())))
+            && (cache.Offline || cache.Static || Freshness.IsFresh(answer.Response, request.Headers, server.Clock.GetUtcNow(), heuristic)))
         {
-            // A stored 301, 404...: served with its status while fresh (RFC 9111 section 4).
+            // A stored 301, 404...: served with its status while fresh (RFC 9111 section 4). Never for a package
+            // file: a 404 for one is a mirror not yet in sync, and is asked again.
             await Responder.ServeAnswerAsync(exchange, answer.Response, answer.Body);
             return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }
@@ -87,14 +91,17 @@ internal static class CacheHandler
             return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
-        if (entry is not null && (cache.Offline || cache.Static || Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow())))
+        // A package file cannot change under its name: whatever the client's Cache-Control asks (apt sends max-age=0
+        // with every request), it can only mean these bytes. An index is never fresh: it is always revalidated.
+        if (entry is not null && (cache.Offline || cache.Static || fileClass == FileClass.Immutable
+            || (fileClass != FileClass.Volatile && Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow(), heuristic))))
         {
             Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
             return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }
 
-        if (entry is not null && request.Method == "GET" && Freshness.MayServeStaleWhileRevalidating(entry.Response, request.Headers, server.Clock.GetUtcNow()))
+        if (entry is not null && fileClass != FileClass.Volatile && request.Method == "GET" && Freshness.MayServeStaleWhileRevalidating(entry.Response, request.Headers, server.Clock.GetUtcNow()))
         {
             BackgroundRevalidation.Start(exchange, entry, relativePath);
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
@@ -104,6 +111,14 @@ internal static class CacheHandler
         if (request.Method == "HEAD")
         {
             return await HeadThroughAsync(NotOnlyIfCached(exchange), entry, relativePath);
+        }
+
+        if (entry is { Response: { ETag: null, LastModified: null } } && fileClass == FileClass.Volatile)
+        {
+            // An index without validators cannot be revalidated: fetched again, as one download for every client
+            // asking meanwhile (a conditional GET each would be one origin request each).
+            Log.Debug("{Path:l} is an index without validators: fetching it again", relativePath);
+            return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
         }
 
         if (entry is not null)
@@ -282,7 +297,7 @@ internal static class CacheHandler
         if (notStored is not null)
         {
             download.Release();
-            if (Freshness.IsStorableAnswer(exchange.Request, notStored.Head))
+            if (Freshness.IsStorableAnswer(exchange.Request, notStored.Head) && exchange.FileClass != FileClass.Immutable)
             {
                 return await StoreAnswerAsync(exchange, relativePath, notStored, requestTime);
             }

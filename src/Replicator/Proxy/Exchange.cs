@@ -12,7 +12,7 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed class Exchange
 {
-    private static readonly MessageTemplate s_accessTemplate = new MessageTemplateParser().Parse("{Client:l} {Method:l} {Url:l} {Status} {Bytes} {Outcome:l} {Duration}ms");
+    private static readonly MessageTemplate s_accessTemplate = new MessageTemplateParser().Parse("{Client:l} {Method:l} {Url:l} {Status} {Bytes} {Outcome:l} {Class:l} {Duration}ms");
     private static readonly LogEventProperty s_immediate = new(Fibers.Logging.FiberLogSink.ImmediateProperty, new ScalarValue(true));
 
     private readonly long _started;
@@ -71,6 +71,9 @@ internal sealed class Exchange
     /// <summary>What the access log says of the answer: what the handler returned, or what its failure means (set by the session).</summary>
     public string Outcome { get; set; } = Outcomes.Pass;
 
+    /// <summary>The file class of the URL (package, index, other), set by the cache handler; the access log names it.</summary>
+    public Cache.FileClass FileClass { get; set; }
+
     /// <summary>Sends to the client; a client that went away or stopped reading is <see cref="ClientGoneException"/>.</summary>
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data)
     {
@@ -127,7 +130,8 @@ internal sealed class Exchange
     public void WriteAccessLog()
     {
         var duration = Server.Clock.GetElapsedTime(_started);
-        Server.OnAccess?.Invoke(new AccessRecord(ClientName, Request.Method, Url?.ToString() ?? Request.Target, Status, BytesSent, Outcome, duration));
+        Server.Counters.Count(FileClass, Outcome);
+        Server.OnAccess?.Invoke(new AccessRecord(ClientName, Request.Method, Url?.ToString() ?? Request.Target, Status, BytesSent, Outcome, duration, FileClass));
         if (!Log.IsEnabled(LogEventLevel.Information))
         {
             return;
@@ -141,6 +145,7 @@ internal sealed class Exchange
             new LogEventProperty("Status", new ScalarValue(Status)),
             new LogEventProperty("Bytes", new ScalarValue(BytesSent)),
             new LogEventProperty("Outcome", new ScalarValue(Outcome)),
+            new LogEventProperty("Class", new ScalarValue(Cache.FileClasses.Name(FileClass))),
             new LogEventProperty("Duration", new ScalarValue((long)duration.TotalMilliseconds)),
             s_immediate,
         ]));
@@ -148,4 +153,4 @@ internal sealed class Exchange
 }
 
 /// <summary>What the access log says of one request: who asked what, the answer, and how it was reached.</summary>
-internal sealed record AccessRecord(string Client, string Method, string Url, int Status, long Bytes, string Outcome, TimeSpan Duration);
+internal sealed record AccessRecord(string Client, string Method, string Url, int Status, long Bytes, string Outcome, TimeSpan Duration, Cache.FileClass FileClass = Cache.FileClass.Other);

@@ -43,6 +43,9 @@ internal sealed class ProxyServer
     /// <summary>Called with every access-log record as it is written (the tests read outcomes through it).</summary>
     public Action<AccessRecord>? OnAccess { get; init; }
 
+    /// <summary>Requests counted by file class and outcome since start (the status page shows them).</summary>
+    public OutcomeCounters Counters { get; } = new();
+
     /// <summary>Which connections are served at all (--ip, --max-client-connections).</summary>
     public ClientAdmission Admission { get; }
 

@@ -32,7 +32,9 @@ internal static class StatusPage
             html.Append("<li><code>").Append(WebUtility.HtmlEncode(host)).Append("/</code></li>\n");
         }
 
-        html.Append("</ul>\n</body></html>\n");
+        html.Append("</ul>\n");
+        AppendCounts(html, exchange.Server.Counters.Snapshot());
+        html.Append("</body></html>\n");
         var body = Encoding.UTF8.GetBytes(html.ToString());
         var headers = new HttpHeaders();
         headers.Add("Content-Type", "text/html; charset=utf-8");
@@ -41,5 +43,30 @@ internal static class StatusPage
         var head = HeadWriter.Response(200, "OK", headers, new Framing(BodyKind.Length, body.Length), exchange.KeepAlive);
         await exchange.SendAsync(request.Method == "HEAD" ? head : [.. head, .. body]);
         return Outcomes.Hit;
+    }
+
+    /// <summary>Requests since start by file class (rows) and outcome (columns).</summary>
+    private static void AppendCounts(StringBuilder html, IReadOnlyList<(FileClass Class, string Outcome, long Count)> counts)
+    {
+        var outcomes = counts.Select(count => count.Outcome).Distinct().Order(StringComparer.Ordinal).ToList();
+        html.Append("<h2>Requests since start, by file class</h2>\n<table>\n<tr><th>class</th>");
+        foreach (var outcome in outcomes)
+        {
+            html.Append("<th>").Append(WebUtility.HtmlEncode(outcome)).Append("</th>");
+        }
+
+        html.Append("</tr>\n");
+        foreach (var group in counts.GroupBy(count => count.Class))
+        {
+            html.Append("<tr><td>").Append(FileClasses.Name(group.Key)).Append("</td>");
+            foreach (var outcome in outcomes)
+            {
+                html.Append("<td>").Append(group.Where(count => count.Outcome == outcome).Sum(count => count.Count)).Append("</td>");
+            }
+
+            html.Append("</tr>\n");
+        }
+
+        html.Append("</table>\n");
     }
 }

@@ -34,7 +34,8 @@ public sealed class CommandLineTests : IDisposable
             "--port", "3128", "--bind", "::1", "--bind", "10.0.0.1", "--timeout", "7", "--head-timeout", "9",
             "--upstream-head-timeout", "11", "--connect-port", "8443", "--finish-below", "0", "--static",
             "--max-client-connections", "0", "--allow-to", "127.0.0.0/8", "--allow-port", "22", "--ip", "10.0.0.0/8",
-            "--threads", "3", "--limit", "2.5");
+            "--threads", "3", "--limit", "2.5", "--immutable", "/isos/**", "--volatile", "**/latest.json", "--volatile", "**/*.idx",
+            "--heuristic", "0");
 
         Assert.Equal([new IPEndPoint(IPAddress.IPv6Loopback, 3128), new IPEndPoint(IPAddress.Parse("10.0.0.1"), 3128)], settings.Host.Endpoints);
         Assert.Equal(TimeSpan.FromSeconds(7), settings.Proxy.Timeout);
@@ -49,6 +50,20 @@ public sealed class CommandLineTests : IDisposable
         Assert.True(settings.Proxy.Access.Allows(IPAddress.Parse("10.9.8.7")));
         Assert.Equal(3, settings.Host.Threads);
         Assert.Equal(2560, settings.Proxy.Limit);
+        Assert.Equal(Replicator.Cache.FileClass.Immutable, settings.Cache.Classes.Classify("/isos/debian-12.iso"));
+        Assert.Equal(Replicator.Cache.FileClass.Volatile, settings.Cache.Classes.Classify("/a/latest.json"));
+        Assert.Equal(Replicator.Cache.FileClass.Volatile, settings.Cache.Classes.Classify("/b/c.idx"));
+        Assert.Equal(0, settings.Cache.HeuristicPercent);
+    }
+
+    [Fact]
+    public void FileClassesAndHeuristic_Defaults()
+    {
+        var settings = Parse();
+
+        Assert.Equal(10, settings.Cache.HeuristicPercent);
+        Assert.Equal(Replicator.Cache.FileClass.Other, settings.Cache.Classes.Classify("/isos/debian-12.iso"));
+        Assert.Equal(Replicator.Cache.FileClass.Immutable, settings.Cache.Classes.Classify("/debian/pool/main/h/hello/hello_2.10-3_amd64.deb"));
     }
 
     [Fact]
@@ -125,6 +140,18 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.Equal(2, exit);
         Assert.Contains("--config: cannot read", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--heuristic", "101", "--heuristic: '101' is not a percentage")]
+    [InlineData("--immutable", "", "--immutable: '' is not a path glob")]
+    [InlineData("--volatile", "a\tb", "--volatile: 'a\tb' is not a path glob")]
+    public void BadFileClassOrHeuristic_IsOneLine(string option, string value, string expected)
+    {
+        var (exit, error) = Fail(option, value);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
     }
 
     [Fact]

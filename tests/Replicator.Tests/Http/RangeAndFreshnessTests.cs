@@ -92,6 +92,34 @@ public class RangeAndFreshnessTests
         Assert.Equal(storable, Freshness.IsStorable(request, response));
     }
 
+    /// <summary>Issue 11, point 6: RFC 9111 section 4.2.2, 10% of the time since Last-Modified, at most a day.</summary>
+    [Theory]
+    [InlineData("Last-Modified: Wed, 25 Nov 2026 02:00:00 GMT", 200, 0.1, 3600.0)] // modified 10 h before: 1 h
+    [InlineData("Last-Modified: Wed, 25 Nov 2026 11:00:00 GMT", 200, 0.5, 1800.0)] // 1 h before, 50%: 30 min
+    [InlineData("Last-Modified: Sun, 01 Jan 2023 00:00:00 GMT", 200, 0.1, 86400.0)] // years before: the day's cap
+    [InlineData("Last-Modified: Wed, 25 Nov 2026 02:00:00 GMT", 404, 0.1, 3600.0)] // a heuristically cacheable status
+    [InlineData("Last-Modified: Wed, 25 Nov 2026 02:00:00 GMT", 302, 0.1, null)] // not one
+    [InlineData("Last-Modified: Wed, 25 Nov 2026 02:00:00 GMT", 200, 0.0, null)] // --heuristic 0
+    [InlineData("Last-Modified: Wed, 25 Nov 2026 13:00:00 GMT", 200, 0.1, null)] // modified after its Date
+    [InlineData("Cache-Control: max-age=5\r\nLast-Modified: Wed, 25 Nov 2026 02:00:00 GMT", 200, 0.1, null)] // explicit lifetime
+    [InlineData("Content-Type: text/plain", 200, 0.1, null)] // no Last-Modified
+    public void HeuristicLifetime_IsAFractionOfTheTimeSinceLastModified(string fields, int status, double fraction, double? seconds)
+    {
+        var stored = Stored(fields.Replace("\\r\\n", "\r\n", StringComparison.Ordinal)) with { Status = status };
+
+        Assert.Equal(seconds is { } s ? TimeSpan.FromSeconds(s) : null, Freshness.HeuristicLifetime(stored, fraction));
+    }
+
+    [Fact]
+    public void IsFresh_ByHeuristic_UntilTheFractionHasPassed()
+    {
+        var stored = Stored("Last-Modified: Wed, 25 Nov 2026 02:00:00 GMT");
+
+        Assert.True(Freshness.IsFresh(stored, new HttpHeaders(), s_now.AddMinutes(59), heuristic: 0.1));
+        Assert.False(Freshness.IsFresh(stored, new HttpHeaders(), s_now.AddMinutes(61), heuristic: 0.1));
+        Assert.False(Freshness.IsFresh(stored, new HttpHeaders(), s_now.AddMinutes(1), heuristic: 0));
+    }
+
     [Fact]
     public void StoredResponse_SurvivesItsOwnFormat()
     {
@@ -109,8 +137,12 @@ public class RangeAndFreshnessTests
     private static StoredResponse Stored(string field)
     {
         var headers = new HttpHeaders();
-        var colon = field.IndexOf(':', StringComparison.Ordinal);
-        headers.Add(field[..colon], field[(colon + 2)..]);
+        foreach (var line in field.Split("\r\n"))
+        {
+            var colon = line.IndexOf(':', StringComparison.Ordinal);
+            headers.Add(line[..colon], line[(colon + 2)..]);
+        }
+
         headers.Add("Date", HttpDate.Format(s_now));
         return new StoredResponse
         {

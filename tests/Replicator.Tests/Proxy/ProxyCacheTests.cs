@@ -54,7 +54,7 @@ public sealed class ProxyCacheTests
     {
         // Issue 10: a declined fetch and a revalidation opened a partial before the origin answered, and the empty
         // files stayed in .replicator/partial/ for ever.
-        await using var proxy = await ProxyFixture.StartAsync();
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { HeuristicPercent = 0 });
         proxy.Origin.Files["/a.txt"] = new OriginFile("a"u8.ToArray(), "text/plain", ETag: "\"a1\"", LastModified: s_modified);
         await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/a.txt"));
 

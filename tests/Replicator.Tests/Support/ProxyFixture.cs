@@ -131,6 +131,10 @@ internal sealed record FixtureSettings
 
     public long FinishBelow { get; init; } = CacheOptions.Defaults.FinishBelow;
 
+    public FileClasses Classes { get; init; } = FileClasses.BuiltIn;
+
+    public int HeuristicPercent { get; init; } = CacheOptions.Defaults.HeuristicPercent;
+
     public ProxyOptions ToProxyOptions() => new()
     {
         Timeout = Timeout,
@@ -150,6 +154,8 @@ internal sealed record FixtureSettings
         Mapping = Mapping,
         Serve = Offline ? ServeWithoutAsking.Offline : Static ? ServeWithoutAsking.Static : ServeWithoutAsking.Never,
         FinishBelow = FinishBelow,
+        Classes = Classes,
+        HeuristicPercent = HeuristicPercent,
     };
 }
 
@@ -173,7 +179,13 @@ internal sealed class AccessRecords
     }
 
     /// <summary>The outcomes (HIT, MISS, ...) of the requests for <paramref name="url"/> once there are <paramref name="count"/> (bounded wait).</summary>
-    public async Task<string[]> OutcomesAsync(string url, int count)
+    public async Task<string[]> OutcomesAsync(string url, int count) => [.. (await RecordsAsync(url, count)).Select(record => record.Outcome)];
+
+    /// <summary>The outcomes with the file class the log names ("HIT immutable"), as <see cref="OutcomesAsync"/>.</summary>
+    public async Task<string[]> OutcomesWithClassAsync(string url, int count) =>
+        [.. (await RecordsAsync(url, count)).Select(record => $"{record.Outcome} {FileClasses.Name(record.FileClass)}")];
+
+    private async Task<AccessRecord[]> RecordsAsync(string url, int count)
     {
         var deadline = DateTime.UtcNow + RawClient.ReadBound;
         while (true)
@@ -181,10 +193,10 @@ internal sealed class AccessRecords
             Task added;
             lock (_records)
             {
-                var outcomes = _records.Where(record => record.Url == url).Select(record => record.Outcome).ToArray();
-                if (outcomes.Length >= count)
+                var records = _records.Where(record => record.Url == url).ToArray();
+                if (records.Length >= count)
                 {
-                    return outcomes;
+                    return records;
                 }
 
                 added = _added.Task;
