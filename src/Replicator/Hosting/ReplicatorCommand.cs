@@ -68,7 +68,7 @@ internal sealed class CommandOptions
         {
             Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
             ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
-            External, Aliases, Flat, Immutable, Volatile, Heuristic, Config,
+            External, Aliases, Flat, Mirror, Immutable, Volatile, Heuristic, Config,
         };
     }
 
@@ -132,6 +132,8 @@ internal sealed class CommandOptions
 
     public Option<bool> Flat { get; } = new("--flat") { Description = "keep every file in ROOT by its last name; a different file of the same name is never overwritten" };
 
+    public Option<(string Name, string Url)[]> Mirror { get; } = Parsed("--mirror", "NAME=URL: http://this-proxy/NAME/PATH fetches URL/PATH into the cache (repeatable; a name given again adds a fallback URL)", specs => specs.Select(Proxy.MirrorRoutes.ParseMirror).ToArray());
+
     public Option<string[]> Immutable { get; } = Parsed("--immutable", "GLOB: URL paths that never change under their names, served from the cache without asking (repeatable; adds to the built-in table of package files)", specs => specs.Select(Cache.FileClasses.Validate).ToArray());
 
     public Option<string[]> Volatile { get; } = Parsed("--volatile", "GLOB: URL paths that change under their names, always revalidated (repeatable; adds to the built-in table of package indexes)", specs => specs.Select(Cache.FileClasses.Validate).ToArray());
@@ -169,6 +171,7 @@ internal sealed class CommandOptions
             Upstream = new Proxy.UpstreamAccess(parsed.GetValue(AllowTo) ?? [], parsed.GetValue(AllowPort) ?? []),
             Limit = (long)(parsed.GetValue(Limit) * 1024),
             External = parsed.GetValue(External),
+            Mirrors = new Proxy.MirrorRoutes(parsed.GetValue(Mirror) ?? []),
         };
         var cache = new Cache.CacheOptions
         {

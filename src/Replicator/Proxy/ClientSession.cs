@@ -131,11 +131,21 @@ internal sealed class ClientSession : IDisposable
 
             if (request.Target.StartsWith('/') || request.Target == "*")
             {
-                exchange.Outcome = await StatusPage.SendAsync(exchange);
-                return;
+                // Origin form: a mirror URL (/HOST/PATH, /NAME/PATH), or the proxy's own page.
+                if (exchange.Server.Options.Mirrors.Resolve(request.Target) is not { Count: > 0 } urls)
+                {
+                    exchange.Outcome = await StatusPage.SendAsync(exchange);
+                    return;
+                }
+
+                exchange.Url = urls[0];
+                exchange.Alternates = [.. urls.Skip(1)];
+            }
+            else
+            {
+                exchange.Url = RequestUrl.ParseAbsolute(request.Target);
             }
 
-            exchange.Url = RequestUrl.ParseAbsolute(request.Target);
             if ((request.Method is "GET" or "HEAD") && request.BodyFraming().Kind == BodyKind.None)
             {
                 exchange.Outcome = await CacheHandler.HandleAsync(exchange);

@@ -43,6 +43,9 @@ internal sealed class Exchange
 
     public RequestUrl? Url { get; set; }
 
+    /// <summary>Where else the same file may be asked for when <see cref="Url"/> fails (the later URLs of a --mirror name).</summary>
+    public IReadOnlyList<RequestUrl> Alternates { get; set; } = [];
+
     /// <summary>
     /// False for work done on a client's behalf after it has its answer (a background revalidation): nothing the
     /// origin says goes to the client then, not even an interim 1xx response.

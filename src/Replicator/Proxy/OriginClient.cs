@@ -30,7 +30,8 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
     /// <summary>
     /// Sends a request to the origin and reads the final response head (1xx answers are relayed to an HTTP/1.1
     /// client). A pooled connection that fails before any response byte is replaced once by a new one, unless the
-    /// request had a body already sent.
+    /// request had a body already sent. A request with <see cref="Exchange.Alternates"/> (a --mirror name with several
+    /// URLs) goes to the next one when an upstream cannot be reached or answers 5xx; the last one's answer stands.
     /// </summary>
     public async ValueTask<OriginResponse> ExchangeAsync(Exchange exchange, string method, HttpHeaders endToEnd, Framing requestBody)
     {
@@ -41,6 +42,32 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
         }
 
         ProxyHeads.AddVia(endToEnd, exchange.Request.Version);
+        var alternates = requestBody.Kind == BodyKind.None ? exchange.Alternates : [];
+        for (var next = 0; ; next++)
+        {
+            var last = next == alternates.Count;
+            try
+            {
+                var answer = await ExchangeWithAsync(exchange, url, method, endToEnd, requestBody);
+                if (last || answer.Head.Status < 500)
+                {
+                    return answer;
+                }
+
+                answer.Connection.Dispose();
+                Serilog.Log.Warning("Mirror {Url:l} answered {Status}: trying {Next:l}", url.ToString(), answer.Head.Status, alternates[next].ToString());
+            }
+            catch (ProxyException e) when (!last && e.Side == Side.Upstream)
+            {
+                Serilog.Log.Warning("Mirror {Url:l} failed ({Reason:l}): trying {Next:l}", url.ToString(), e.Message, alternates[next].ToString());
+            }
+
+            url = alternates[next];
+        }
+    }
+
+    private async ValueTask<OriginResponse> ExchangeWithAsync(Exchange exchange, RequestUrl url, string method, HttpHeaders endToEnd, Framing requestBody)
+    {
         var parent = options.External;
         var head = ProxyHeads.UpstreamRequest(method, url, endToEnd, requestBody, parent);
         ProxyHeads.LogHead("Replicator sends", $"{method} {url} to {(object?)parent ?? url.Authority}", endToEnd);

@@ -19,6 +19,9 @@ internal enum FailedStep
     /// <summary>The client asked for something a proxy does not do (origin-form methods other than GET/HEAD).</summary>
     ClientRequest,
 
+    /// <summary>The client asked for a page of the proxy's own that does not exist.</summary>
+    NoSuchPage,
+
     /// <summary>The proxy's rules refuse it: a client outside --ip, an internal address, a port not allowed.</summary>
     NotAllowed,
 
@@ -76,6 +79,7 @@ internal static class Blame
         FailedStep.ClientTimeout => (408, Side.Client),
         FailedStep.ClientBody or FailedStep.ClientRequest => (400, Side.Client),
         FailedStep.NotAllowed => (403, Side.Proxy),
+        FailedStep.NoSuchPage => (404, Side.Client),
         FailedStep.OverCap => (503, Side.Client),
         FailedStep.UpstreamTimeout or FailedStep.MustRevalidate => (504, Side.Upstream),
         FailedStep.Offline or FailedStep.NotCached => (504, Side.Proxy),

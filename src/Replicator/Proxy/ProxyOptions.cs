@@ -36,6 +36,9 @@ internal sealed record ProxyOptions
     /// <summary>The parent proxy every upstream request goes through (--external), or null.</summary>
     public ParentProxy? External { get; init; }
 
+    /// <summary>How origin-form requests map to upstream URLs (mirror URLs, --mirror NAME=URL).</summary>
+    public MirrorRoutes Mirrors { get; init; } = MirrorRoutes.None;
+
     /// <summary>Upstream bytes per second for each transfer (--limit); 0: no limit.</summary>
     public long Limit { get; init; }
 }

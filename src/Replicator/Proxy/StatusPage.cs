@@ -6,8 +6,9 @@ using Replicator.Http;
 namespace Replicator.Proxy;
 
 /// <summary>
-/// The answer to a request addressed to the proxy itself (origin-form, as a browser sends when pointed at the proxy's
-/// port as a web site): a small page that says what this is and lists the hosts in the cache tree.
+/// The answer to a request for the proxy's own page ("/", as a browser asks when pointed at the proxy's port as a web
+/// site; other origin-form targets are mirror URLs, see <see cref="MirrorRoutes"/>): a small page that says what this
+/// is, lists the hosts in the cache tree and counts requests by file class.
 /// </summary>
 internal static class StatusPage
 {
@@ -17,6 +18,12 @@ internal static class StatusPage
         if (request.Method is not ("GET" or "HEAD"))
         {
             throw new ProxyException(FailedStep.ClientRequest, "this is a proxy: send requests for other servers in absolute form (GET http://host/path)");
+        }
+
+        var path = request.Target.Split('?')[0];
+        if (path is not ("/" or MirrorRoutes.OwnPrefix))
+        {
+            throw new ProxyException(FailedStep.NoSuchPage, $"{path} is not a page of this proxy");
         }
 
         var root = exchange.Server.Store.Root;

@@ -123,6 +123,8 @@ internal sealed record FixtureSettings
 
     public long Limit { get; init; }
 
+    public MirrorRoutes Mirrors { get; init; } = MirrorRoutes.None;
+
     public bool Static { get; init; }
 
     public bool Offline { get; init; }
@@ -146,6 +148,7 @@ internal sealed record FixtureSettings
         ConnectPorts = ConnectPorts,
         External = External,
         Limit = Limit,
+        Mirrors = Mirrors,
     };
 
     public CacheOptions ToCacheOptions() => new()
