@@ -76,6 +76,9 @@ internal sealed record StoredResponse
     /// </summary>
     public bool Invalidated { get; init; }
 
+    /// <summary>The body's SHA256 (lower-case hex) when it was verified or is a package index; null otherwise.</summary>
+    public string? Sha256 { get; init; }
+
     /// <summary>The stored Last-Modified, parsed with the fields.</summary>
     public DateTimeOffset? LastModified { get; private init; }
 
@@ -146,6 +149,11 @@ internal sealed record StoredResponse
             Append(text, "Invalidated", "1");
         }
 
+        if (Sha256 is not null)
+        {
+            Append(text, "Sha256", Sha256);
+        }
+
         foreach (var (name, value) in VaryKey)
         {
             Append(text, "Vary-" + (value is null ? "Absent" : "Value"), value is null ? name : $"{name}={value}");
@@ -194,6 +202,7 @@ internal sealed record StoredResponse
                 BodyStamp = Time(head.Headers, "Body-Stamp"),
                 VaryKey = vary,
                 Invalidated = head.Headers[Prefix + "Invalidated"] == "1",
+                Sha256 = head.Headers[Prefix + "Sha256"],
                 Status = head.Status,
             };
         }

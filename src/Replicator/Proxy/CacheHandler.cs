@@ -45,6 +45,13 @@ internal static class CacheHandler
             exchange.Server.Store.Forget(e.RelativePath);
             return await HandleOnceAsync(exchange);
         }
+        catch (ProxyException e) when (e.Step == FailedStep.Unverified && !exchange.ResponseStarted)
+        {
+            // The origin's bytes do not match the repository's indexes: asked once more (a mirror caught mid-sync
+            // or a transfer damaged on the way); a second mismatch is the client's 502.
+            Log.Warning("Fetching {Url:l} once more: {Reason:l}", exchange.Url!.ToString(), e.Message);
+            return await HandleOnceAsync(exchange);
+        }
     }
 
     private static async ValueTask<string> HandleOnceAsync(Exchange exchange)
@@ -53,7 +60,8 @@ internal static class CacheHandler
         var cache = server.CacheOptions;
         var request = exchange.Request;
         var url = exchange.Url!;
-        var relativePath = CacheLayout.RelativePath(url) is { } natural ? cache.Mapping.Map(natural) : null;
+        var key = CacheLayout.RelativePath(url);
+        var relativePath = key is null ? null : cache.Mapping.Map(key);
         if (relativePath is null || CacheControl.Parse(request.Headers).Has("no-store"))
         {
             return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
@@ -97,6 +105,7 @@ internal static class CacheHandler
             || (fileClass != FileClass.Volatile && Freshness.IsFresh(entry.Response, request.Headers, server.Clock.GetUtcNow(), heuristic))))
         {
             Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
+            NoticeIndex(server, key!, fileClass, entry);
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
             return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }
@@ -113,10 +122,12 @@ internal static class CacheHandler
             return await HeadThroughAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
-        if (entry is { Response: { ETag: null, LastModified: null } } && fileClass == FileClass.Volatile)
+        if (entry is not null && fileClass == FileClass.Volatile
+            && (entry.Response is { ETag: null, LastModified: null } || server.Indexes.IsOutOfStep(key!, entry.Response)))
         {
             // An index without validators cannot be revalidated: fetched again, as one download for every client
-            // asking meanwhile (a conditional GET each would be one origin request each).
+            // asking meanwhile (a conditional GET each would be one origin request each). So is one that a newer
+            // Release lists with another hash: its stored copy is of another generation, whatever a 304 would say.
             Log.Debug("{Path:l} is an index without validators: fetching it again", relativePath);
             return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
         }
@@ -157,6 +168,19 @@ internal static class CacheHandler
 
         await Forwarder.RelayResponseAsync(exchange, answer);
         return Outcomes.Pass;
+    }
+
+    /// <summary>
+    /// A package index served from the tree is read into the catalog the first time after a start (issue 12): what
+    /// it lists is then verified when downloaded. Only indexes and by-hash files can be one; other hits pay nothing.
+    /// </summary>
+    private static void NoticeIndex(ProxyServer server, string key, FileClass fileClass, CachedEntry entry)
+    {
+        if (fileClass != FileClass.Other)
+        {
+            var store = server.Store;
+            server.Indexes.Learn(key, entry.Length, entry.Response.BodyStamp, () => store.Tree.OpenForReading(entry.BodyPath));
+        }
     }
 
     /// <summary>
@@ -238,6 +262,7 @@ internal static class CacheHandler
             await CacheWrites.TryAsync(exchange.Fiber, server.Store, () => server.Store.UpdateMeta(relativePath, refreshed), $"updating the metadata of {exchange.Url}");
         }
 
+        NoticeIndex(server, CacheLayout.RelativePath(exchange.Url!)!, exchange.FileClass, entry);
         await Responder.ServeEntryAsync(exchange, entry, refreshed);
         return Outcomes.Revalidated;
     }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Replicator.Cache;
+using Replicator.Cache.Packages;
 using Replicator.Fibers;
 using Replicator.Http;
 using Serilog;
@@ -84,19 +85,35 @@ internal sealed partial class Download
     private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
     {
         var store = _server.Store;
+        var indexes = _server.Indexes;
         try
         {
-            if (await fiber.RunBlockingAsync(() => store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
+            // A body the repository's indexes describe is checked against them first (issue 12): one that does not
+            // match never enters the tree, and the download fails with the reason.
+            var committed = await fiber.RunBlockingAsync(() =>
+            {
+                stored = stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length) };
+                return store.Commit(partial, stored);
+            }, Timeout.InfiniteTimeSpan);
+            if (committed)
             {
                 store.Health.Succeeded();
                 store.RemoveAnswer(RelativePath); // a 301 or 404 stored before is no longer the answer
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), stored.Length);
+                var body = store.BodyPath(RelativePath);
+                indexes.Learn(Key, stored.Length, stored.BodyStamp, () => store.Tree.OpenForReading(body));
             }
             else
             {
                 store.Discard(partial);
                 Log.Warning("Not stored {Url:l}: a file, a directory or a symbolic link of the cache tree stands in the way", Url.ToString());
             }
+        }
+        catch (UnverifiedBodyException e)
+        {
+            store.Discard(partial);
+            Log.Warning("Not stored {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+            throw;
         }
         catch (Exception e) when (StorageHealth.IsStorageError(e))
         {

@@ -41,11 +41,16 @@ internal sealed partial class Download
     private int _references = 1;
     private volatile DownloadState _state = DownloadState.Pending;
 
+    /// <summary>A body the indexes vouch for, up to this size, reaches its clients only once verified (so that a
+    /// mismatch can be answered 502, not cut off); a larger one streams, and a mismatch cuts its clients.</summary>
+    public const long VerifyBeforeServingBelow = 64L << 20;
+
     public Download(ProxyServer server, RequestUrl url, string relativePath)
     {
         _server = server;
         Url = url;
         RelativePath = relativePath;
+        Key = CacheLayout.RelativePath(url) ?? relativePath;
     }
 
     private enum DownloadState
@@ -60,6 +65,12 @@ internal sealed partial class Download
     public RequestUrl Url { get; }
 
     public string RelativePath { get; }
+
+    /// <summary>The URL's natural cache path (before --alias or --flat): what the package indexes know it by.</summary>
+    public string Key { get; }
+
+    /// <summary>True when clients get the head only once the body is complete and verified (see <see cref="VerifyBeforeServingBelow"/>).</summary>
+    public bool HoldsHead { get; private set; }
 
     /// <summary>The response as it is stored; null until the origin's head arrived.</summary>
     public StoredResponse? Stored { get; private set; }
@@ -196,6 +207,19 @@ internal sealed partial class Download
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
+            if (_server.Indexes.IsLearning)
+            {
+                // An index stored a moment ago is still being read: what it says of this file is about to be known.
+                var indexes = _server.Indexes;
+                await exchange.Fiber.RunBlockingAsync(() =>
+                {
+                    indexes.WaitSettled();
+                    return true;
+                }, Timeout.InfiniteTimeSpan);
+            }
+
+            var expected = _server.Indexes.Expect(Key);
+            HoldsHead = expected is not null && (Length ?? expected.Size ?? long.MaxValue) <= VerifyBeforeServingBelow;
             Interlocked.Exchange(ref _available, resumeFrom);
             _writebackStarted = Available;
             if (resumed)

@@ -40,6 +40,9 @@ internal enum FailedStep
     /// <summary>The origin's body broke off or is malformed.</summary>
     UpstreamBody,
 
+    /// <summary>The origin's body does not match what the repository's own indexes say of it (size or SHA256).</summary>
+    Unverified,
+
     /// <summary>The parent proxy refused a CONNECT.</summary>
     UpstreamRefused,
 

@@ -34,6 +34,9 @@ internal sealed class ProxyServer
 
     public Downloads Downloads { get; } = new();
 
+    /// <summary>What the package indexes in the tree say each file must be (verification of downloads).</summary>
+    public Cache.Packages.PackageIndexes Indexes { get; } = new();
+
     /// <summary>The cache paths being revalidated in the background (stale-while-revalidate): one at a time each.</summary>
     public System.Collections.Concurrent.ConcurrentDictionary<string, byte> BackgroundRevalidations { get; } = new(StringComparer.Ordinal);
 

@@ -137,6 +137,11 @@ internal static class Responder
 
     private static async ValueTask FollowDownloadAsync(Exchange exchange, Download download)
     {
+        if (download.HoldsHead)
+        {
+            await AwaitVerifiedAsync(exchange, download);
+        }
+
         var plan = Plan(exchange, download.Stored!, download.Length);
         await exchange.SendAsync(plan.Head);
         if (plan.Count == 0)
@@ -200,6 +205,31 @@ internal static class Responder
         if (plan.Chunked)
         {
             await exchange.SendAsync(ChunkedEncoding.End);
+        }
+    }
+
+    /// <summary>
+    /// A body the package indexes vouch for goes out only once it is complete and verified: a mismatch is then a
+    /// 502 with its reason (and the caller may fetch it once more), never a body cut short.
+    /// </summary>
+    private static async ValueTask AwaitVerifiedAsync(Exchange exchange, Download download)
+    {
+        while (true)
+        {
+            var generation = download.Progress.Generation;
+            if (download.Complete)
+            {
+                return;
+            }
+
+            if (download.Error is { } error)
+            {
+                throw error is Cache.Packages.UnverifiedBodyException
+                    ? new ProxyException(FailedStep.Unverified, error.Message)
+                    : new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
+            }
+
+            await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.DownloadPatience);
         }
     }
 
