@@ -27,6 +27,9 @@ internal static class CacheLayout
     /// <summary>Longest file name (NAME_MAX on Linux file systems).</summary>
     private const int MaxName = 255;
 
+    /// <summary>The top directory of the files of https origins (ROOT/https/HOST:PORT/PATH).</summary>
+    public const string HttpsDirectory = "https";
+
     /// <summary>An over-long name keeps its start and ends with this marker and the first hex digits of its SHA-256.</summary>
     private const string HashMarker = "%hash-";
 
@@ -45,6 +48,12 @@ internal static class CacheLayout
     public static string? RelativePath(RequestUrl url)
     {
         var builder = new StringBuilder(url.Host.Length + url.Path.Length + 16);
+        if (url.Secure)
+        {
+            // https copies stand apart from http ones, visibly: below a directory no host:port can be named.
+            builder.Append(HttpsDirectory).Append('/');
+        }
+
         builder.Append(url.Host).Append(':').Append(url.Port.ToString(CultureInfo.InvariantCulture));
         var segments = url.Path.Split('/');
         for (var i = 1; i < segments.Length; i++)

@@ -256,10 +256,11 @@ internal sealed class CacheStore
     }
 
     /// <summary>The host directories of the tree (host:port), sorted; the private directory is not one.</summary>
-    public IReadOnlyList<string> ListHosts() =>
-        _fs.Directory.Exists(Root)
-            ? [.. _fs.Directory.EnumerateDirectories(Root).Select(_fs.Path.GetFileName).OfType<string>().Where(name => name != CacheLayout.PrivateDirectory).Order(StringComparer.Ordinal)]
-            : [];
+    public IReadOnlyList<string> ListHosts() => [.. Directories(Root).Where(name => name != CacheLayout.PrivateDirectory).SelectMany(name =>
+        name == CacheLayout.HttpsDirectory ? Directories(_fs.Path.Join(Root, name)).Select(host => $"{name}/{host}") : [name]).Order(StringComparer.Ordinal)];
+
+    private IEnumerable<string> Directories(string path) =>
+        _fs.Directory.Exists(path) ? _fs.Directory.EnumerateDirectories(path).Select(_fs.Path.GetFileName).OfType<string>() : [];
 
     /// <summary>
     /// What an earlier download of <paramref name="relativePath"/> left that can be resumed: its length and the

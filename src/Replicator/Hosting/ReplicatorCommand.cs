@@ -68,7 +68,7 @@ internal sealed class CommandOptions
         {
             Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
             ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
-            External, Aliases, Flat, Mirror, Immutable, Volatile, Heuristic, Config,
+            External, Aliases, Flat, Mirror, CaFile, Immutable, Volatile, Heuristic, Config,
         };
     }
 
@@ -134,6 +134,17 @@ internal sealed class CommandOptions
 
     public Option<(string Name, string Url)[]> Mirror { get; } = Parsed("--mirror", "NAME=URL: http://this-proxy/NAME/PATH fetches URL/PATH into the cache (repeatable; a name given again adds a fallback URL)", specs => specs.Select(Proxy.MirrorRoutes.ParseMirror).ToArray());
 
+    public Option<System.Security.Cryptography.X509Certificates.X509Certificate2Collection> CaFile { get; } = Parsed("--ca-file", "FILE: PEM certificates of authorities trusted for https origins besides the system's (repeatable)", paths =>
+    {
+        var all = new System.Security.Cryptography.X509Certificates.X509Certificate2Collection();
+        foreach (var path in paths)
+        {
+            all.AddRange(Proxy.UpstreamTls.ReadAuthorities(path));
+        }
+
+        return all;
+    });
+
     public Option<string[]> Immutable { get; } = Parsed("--immutable", "GLOB: URL paths that never change under their names, served from the cache without asking (repeatable; adds to the built-in table of package files)", specs => specs.Select(Cache.FileClasses.Validate).ToArray());
 
     public Option<string[]> Volatile { get; } = Parsed("--volatile", "GLOB: URL paths that change under their names, always revalidated (repeatable; adds to the built-in table of package indexes)", specs => specs.Select(Cache.FileClasses.Validate).ToArray());
@@ -172,6 +183,7 @@ internal sealed class CommandOptions
             Limit = (long)(parsed.GetValue(Limit) * 1024),
             External = parsed.GetValue(External),
             Mirrors = new Proxy.MirrorRoutes(parsed.GetValue(Mirror) ?? []),
+            ExtraAuthorities = parsed.GetValue(CaFile) ?? [],
         };
         var cache = new Cache.CacheOptions
         {

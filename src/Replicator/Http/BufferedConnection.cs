@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Security;
 using System.Net.Sockets;
 using Replicator.Fibers;
 
@@ -6,7 +7,8 @@ namespace Replicator.Http;
 
 /// <summary>
 /// A socket with a receive buffer, for a fiber that parses what arrives. The buffer is rented only while it holds
-/// bytes and given back when drained, so an idle connection holds no buffer at all.
+/// bytes and given back when drained, so an idle connection holds no buffer at all. A connection to an https origin
+/// reads and writes through TLS (<see cref="StartTlsAsync"/>) over the same fiber socket.
 /// </summary>
 internal sealed class BufferedConnection : IDisposable
 {
@@ -23,6 +25,29 @@ internal sealed class BufferedConnection : IDisposable
 
     public Socket Socket { get; }
 
+    private SslStream? _tls;
+    private FiberSocketStream? _transport;
+
+    /// <summary>True once TLS runs over the socket: its bytes are then never read or written around it.</summary>
+    public bool IsTls => _tls is not null;
+
+    /// <summary>
+    /// Runs TLS as a client over the socket (an https origin): the server's certificate is checked for
+    /// <paramref name="host"/> against the system's authorities, or those <paramref name="validate"/> adds.
+    /// </summary>
+    public async ValueTask StartTlsAsync(Fiber fiber, string host, TimeSpan timeout, RemoteCertificateValidationCallback? validate)
+    {
+        _transport = new FiberSocketStream(Socket);
+        _transport.Use(fiber, timeout);
+        _tls = new SslStream(_transport, leaveInnerStreamOpen: false);
+        await _tls.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = host.Trim('[', ']'),
+            RemoteCertificateValidationCallback = validate,
+            CertificateRevocationCheckMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+        });
+    }
+
     public ReadOnlySpan<byte> Buffered => _buffer is null ? default : _buffer.AsSpan(_start, _end - _start);
 
     public ReadOnlyMemory<byte> BufferedMemory => _buffer is null ? default : _buffer.AsMemory(_start, _end - _start);
@@ -38,7 +63,12 @@ internal sealed class BufferedConnection : IDisposable
     {
         if (_buffer is null)
         {
-            await fiber.ReadableAsync(Socket, timeout, interruptOnStop: idle);
+            // Through TLS, bytes may wait decrypted inside the SslStream while the socket has none: no readiness wait.
+            if (_tls is null)
+            {
+                await fiber.ReadableAsync(Socket, timeout, interruptOnStop: idle);
+            }
+
             _buffer = ArrayPool<byte>.Shared.Rent(bufferSize);
         }
         else if (_end == _buffer.Length)
@@ -63,7 +93,17 @@ internal sealed class BufferedConnection : IDisposable
             return true; // full at the limit: the parser will refuse what it holds
         }
 
-        var received = await fiber.ReceiveAsync(Socket, _buffer.AsMemory(_end), timeout, interruptOnStop: idle && _end == _start);
+        int received;
+        if (_tls is not null)
+        {
+            _transport!.Use(fiber, timeout);
+            received = await _tls.ReadAsync(_buffer.AsMemory(_end));
+        }
+        else
+        {
+            received = await fiber.ReceiveAsync(Socket, _buffer.AsMemory(_end), timeout, interruptOnStop: idle && _end == _start);
+        }
+
         _end += received;
         if (received == 0)
         {
@@ -79,12 +119,22 @@ internal sealed class BufferedConnection : IDisposable
         ReleaseIfEmpty();
     }
 
-    public ValueTask SendAsync(Fiber fiber, ReadOnlyMemory<byte> data, TimeSpan timeout) => fiber.SendAsync(Socket, data, timeout);
+    public ValueTask SendAsync(Fiber fiber, ReadOnlyMemory<byte> data, TimeSpan timeout)
+    {
+        if (_tls is null)
+        {
+            return fiber.SendAsync(Socket, data, timeout);
+        }
+
+        _transport!.Use(fiber, timeout);
+        return _tls.WriteAsync(data);
+    }
 
     public void Dispose()
     {
         _start = _end;
         ReleaseIfEmpty();
+        _tls?.Dispose();
         Socket.Dispose();
     }
 

@@ -13,24 +13,33 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
 {
     public const int DefaultPort = 80;
 
+    public const int DefaultHttpsPort = 443;
+
+    /// <summary>An https URL: fetched over TLS (mirror URLs and named backends only; clients use CONNECT for https).</summary>
+    public bool Secure { get; init; }
+
     public string PathAndQuery => Query is null ? Path : $"{Path}?{Query}";
 
-    /// <summary>The Host header value: the port is kept unless it is the default (the original dropped it).</summary>
-    public string Authority => Port == DefaultPort ? Host : $"{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
+    /// <summary>The Host header value: the port is kept unless it is the scheme's default (the original dropped it).</summary>
+    public string Authority => Port == (Secure ? DefaultHttpsPort : DefaultPort) ? Host : $"{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
 
-    public override string ToString() => $"http://{Authority}{PathAndQuery}";
+    public override string ToString() => $"{(Secure ? "https" : "http")}://{Authority}{PathAndQuery}";
 
-    /// <summary>Parses an absolute-form request target; throws <see cref="HttpParseException"/> (400) when it is not a valid http URL.</summary>
-    public static RequestUrl ParseAbsolute(string target)
+    /// <summary>
+    /// Parses an absolute-form request target; throws <see cref="HttpParseException"/> (400) when it is not a valid
+    /// http URL (or https, when <paramref name="allowHttps"/>: the proxy's own mirror routes).
+    /// </summary>
+    public static RequestUrl ParseAbsolute(string target, bool allowHttps = false)
     {
-        if (!target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
+        var secure = allowHttps && target.StartsWith("https://", StringComparison.OrdinalIgnoreCase);
+        if (!secure && !target.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
             HttpParseException.Reject(HttpFault.MalformedUrl, target.StartsWith("https://", StringComparison.OrdinalIgnoreCase)
                 ? "https URLs go through CONNECT"
                 : "only http URLs can be proxied");
         }
 
-        var rest = target.AsSpan(7);
+        var rest = target.AsSpan(secure ? 8 : 7);
         var fragment = rest.IndexOf('#');
         if (fragment >= 0)
         {
@@ -39,12 +48,12 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
 
         var pathStart = rest.IndexOfAny('/', '?');
         var authority = pathStart < 0 ? rest : rest[..pathStart];
-        var (host, port) = ParseAuthority(authority.ToString(), DefaultPort);
+        var (host, port) = ParseAuthority(authority.ToString(), secure ? DefaultHttpsPort : DefaultPort);
         var pathAndQuery = pathStart < 0 ? "/" : rest[pathStart..].ToString();
         var question = pathAndQuery.IndexOf('?', StringComparison.Ordinal);
         var path = question < 0 ? pathAndQuery : pathAndQuery[..question];
         var query = question < 0 ? null : pathAndQuery[(question + 1)..];
-        return new RequestUrl(host, port, NormalizePath(path.Length == 0 ? "/" : path), query is null ? null : NormalizeEncoding(query, keepReserved: true));
+        return new RequestUrl(host, port, NormalizePath(path.Length == 0 ? "/" : path), query is null ? null : NormalizeEncoding(query, keepReserved: true)) { Secure = secure };
     }
 
     /// <summary>Parses "host[:port]" (CONNECT targets, URL authorities); the host must be a DNS name or an IP literal.</summary>

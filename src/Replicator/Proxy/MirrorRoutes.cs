@@ -7,13 +7,17 @@ namespace Replicator.Proxy;
 /// (<c>deb http://cache:8080/deb.debian.org/debian bookworm main</c>). A request in origin form to the proxy is read
 /// as such a mirror URL: <c>/HOST[:PORT]/PATH</c> is <c>http://HOST[:PORT]/PATH</c>, and <c>/NAME/PATH</c> is PATH
 /// below the URLs of <c>--mirror NAME=URL</c>, tried in order when one fails. Either lands in the same file of the
-/// tree as a proxied request for that URL (one cache, two ways in). The proxy's own pages keep "/" and
+/// tree as a proxied request for that URL (one cache, two ways in). <c>/https/HOST[:PORT]/PATH</c>, and a --mirror URL
+/// in https, are fetched over TLS (and kept under ROOT/https/). The proxy's own pages keep "/" and
 /// <see cref="OwnPrefix"/>, which no host name can take (a host name never starts with a dot).
 /// </summary>
 internal sealed class MirrorRoutes
 {
     /// <summary>The prefix of the proxy's own pages.</summary>
     public const string OwnPrefix = "/.replicator/";
+
+    /// <summary>The first segment of an https mirror URL (/https/HOST/PATH); it cannot name a host or a backend.</summary>
+    public const string HttpsPrefix = "https";
 
     public static MirrorRoutes None { get; } = new([]);
 
@@ -40,7 +44,7 @@ internal sealed class MirrorRoutes
     {
         var equals = spec.IndexOf('=', StringComparison.Ordinal);
         var name = equals < 0 ? string.Empty : spec[..equals];
-        if (name.Length == 0 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        if (name.Length == 0 || name == HttpsPrefix || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
         {
             throw new FormatException($"'{spec}' is not NAME=URL (a name of letters, digits, '-' and '_', such as debian=http://deb.debian.org/debian)");
         }
@@ -48,7 +52,7 @@ internal sealed class MirrorRoutes
         var url = spec[(equals + 1)..];
         try
         {
-            var parsed = RequestUrl.ParseAbsolute(url);
+            var parsed = RequestUrl.ParseAbsolute(url, allowHttps: true);
             if (parsed.Query is not null)
             {
                 throw new FormatException($"'{url}' has a query; a mirror URL is a directory");
@@ -56,7 +60,7 @@ internal sealed class MirrorRoutes
         }
         catch (HttpParseException e)
         {
-            throw new FormatException($"'{url}' is not an http URL: {e.Message}");
+            throw new FormatException($"'{url}' is not an http or https URL: {e.Message}");
         }
 
         return (name, url);
@@ -79,7 +83,13 @@ internal sealed class MirrorRoutes
         var rest = end < 0 ? "/" : target[end] == '?' ? "/" + target[end..] : target[end..];
         if (_byName.TryGetValue(first, out var bases))
         {
-            return [.. bases.Select(baseUrl => RequestUrl.ParseAbsolute(baseUrl + rest))];
+            return [.. bases.Select(baseUrl => RequestUrl.ParseAbsolute(baseUrl + rest, allowHttps: true))];
+        }
+
+        if (first == HttpsPrefix && rest.Length > 1)
+        {
+            // /https/HOST[:PORT]/PATH: the explicit form of an https mirror URL.
+            return [RequestUrl.ParseAbsolute("https:/" + rest, allowHttps: true)];
         }
 
         if (first.Length == 0 || first.StartsWith('.'))

@@ -17,6 +17,7 @@ internal sealed record OriginResponse(UpstreamConnection Connection, ResponseHea
 internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvider clock)
 {
     private readonly ConcurrentDictionary<FiberLoop, UpstreamPool> _pools = new();
+    private readonly TlsCheck _tls = new(UpstreamTls.Validator(options.ExtraAuthorities));
 
     /// <summary>The idle connections of <paramref name="fiber"/>'s loop (a fiber never leaves its loop, nor do they).</summary>
     public UpstreamPool PoolOf(Fiber fiber) => _pools.GetOrAdd(fiber.Loop, static _ => new UpstreamPool());
@@ -79,12 +80,18 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
 
         var (host, port) = parent is null ? (url.Host, url.Port) : (parent.Host, parent.Port);
         var access = parent is null ? options.Upstream : null;
+        if (url.Secure && parent is not null)
+        {
+            throw new ProxyException(FailedStep.UpstreamConnect, $"{url} is https, which cannot go through the parent proxy (--external) yet");
+        }
+
+        var tls = url.Secure ? _tls : null;
         for (var attempt = 0; ; attempt++)
         {
             UpstreamConnection? upstream = null;
             try
             {
-                upstream = await pool.GetAsync(exchange.Fiber, host, port, exchange.Timeout, access);
+                upstream = await pool.GetAsync(exchange.Fiber, host, port, exchange.Timeout, access, tls);
                 await upstream.Connection.SendAsync(exchange.Fiber, head, exchange.Timeout);
                 if (requestBody.Kind != BodyKind.None)
                 {

@@ -135,6 +135,8 @@ internal sealed class ProxyException : Exception
         SocketException { SocketErrorCode: SocketError.NetworkUnreachable or SocketError.HostUnreachable } => new(FailedStep.UpstreamConnect, $"upstream {upstream} is unreachable"),
         SocketException socket => new(FailedStep.UpstreamConnect, $"upstream {upstream}: {socket.SocketErrorCode}"),
         HttpParseException parse => new(FailedStep.UpstreamHead, $"upstream {upstream} sent a malformed response: {parse.Message}", parse.Fault),
+        System.Security.Authentication.AuthenticationException tls => new(FailedStep.UpstreamConnect, $"upstream {upstream}: TLS failed: {tls.Message}"),
+        IOException { InnerException: FiberTimeoutException or SocketException } wrapped => FromUpstream(wrapped.InnerException!, upstream, timeout), // through TLS
         IOException io => new(FailedStep.UpstreamHead, $"upstream {upstream}: {io.Message}"),
         _ => new(FailedStep.UpstreamHead, $"upstream {upstream}: {error.Message}"),
     };

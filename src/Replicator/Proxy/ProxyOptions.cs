@@ -39,6 +39,9 @@ internal sealed record ProxyOptions
     /// <summary>How origin-form requests map to upstream URLs (mirror URLs, --mirror NAME=URL).</summary>
     public MirrorRoutes Mirrors { get; init; } = MirrorRoutes.None;
 
+    /// <summary>Authorities trusted for https origins besides the system's (--ca-file).</summary>
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection ExtraAuthorities { get; init; } = [];
+
     /// <summary>Upstream bytes per second for each transfer (--limit); 0: no limit.</summary>
     public long Limit { get; init; }
 }

@@ -6,6 +6,9 @@ using Replicator.Http;
 
 namespace Replicator.Proxy;
 
+/// <summary>How an https origin's certificate is checked (see <see cref="UpstreamTls"/>).</summary>
+internal sealed record TlsCheck(System.Net.Security.RemoteCertificateValidationCallback? Validate);
+
 /// <summary>A connection to an origin server, kept for reuse while it stays valid.</summary>
 internal sealed class UpstreamConnection : IDisposable
 {
@@ -49,9 +52,10 @@ internal sealed class UpstreamPool
 
     /// <summary>A pooled connection to host:port that still looks alive, or a new one.</summary>
     /// <param name="access">The address rules for a connection on a client's behalf; null for the configured parent proxy.</param>
-    public async ValueTask<UpstreamConnection> GetAsync(Fiber fiber, string host, int port, TimeSpan timeout, UpstreamAccess? access)
+    /// <param name="tls">How to check the certificate when the connection runs TLS (an https origin); null for plain http.</param>
+    public async ValueTask<UpstreamConnection> GetAsync(Fiber fiber, string host, int port, TimeSpan timeout, UpstreamAccess? access, TlsCheck? tls = null)
     {
-        var key = KeyOf(host, port);
+        var key = tls is null ? KeyOf(host, port) : "tls:" + KeyOf(host, port);
         var now = Environment.TickCount64;
         if (_idle.TryGetValue(key, out var stack))
         {
@@ -68,7 +72,21 @@ internal sealed class UpstreamPool
             }
         }
 
-        return new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout, access), this);
+        var connection = new UpstreamConnection(key, await ConnectAsync(fiber, host, port, timeout, access), this);
+        if (tls is not null)
+        {
+            try
+            {
+                await connection.Connection.StartTlsAsync(fiber, host, timeout, tls.Validate);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+        }
+
+        return connection;
     }
 
     public void Return(UpstreamConnection connection)

@@ -56,6 +56,19 @@ public class UrlAndLayoutTests
         Assert.Equal(expected, CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url)));
     }
 
+    [Theory]
+    [InlineData("https://H/debian/a.deb", "https://h/debian/a.deb", "https/h:443/debian/a.deb")]
+    [InlineData("https://h:8443/x", "https://h:8443/x", "https/h:8443/x")]
+    [InlineData("https://h:443/", "https://h/", "https/h:443/%index")]
+    public void HttpsUrls_AreKeptBelowTheirOwnDirectory(string url, string normalised, string expected)
+    {
+        var parsed = RequestUrl.ParseAbsolute(url, allowHttps: true);
+
+        Assert.Equal(normalised, parsed.ToString());
+        Assert.Equal(expected, CacheLayout.RelativePath(parsed));
+        Assert.Throws<HttpParseException>(() => RequestUrl.ParseAbsolute(url)); // a proxied https request is CONNECT's
+    }
+
     [Fact]
     public void RelativePath_EmptyMiddleSegment_CannotBeStored()
     {

@@ -142,7 +142,23 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("--config: cannot read", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void MirrorAndCaFile_ReachTheSettings()
+    {
+        using var certificates = new TestCertificates();
+        var pem = certificates.WriteAuthorityPem(_dir);
+
+        var settings = Parse("--mirror", "debian=http://deb.debian.org/debian", "--mirror", "docker=https://download.docker.com/linux/debian", "--ca-file", pem);
+
+        Assert.Equal("http://deb.debian.org/debian/dists/x", settings.Proxy.Mirrors.Resolve("/debian/dists/x")![0].ToString());
+        Assert.Equal("https://download.docker.com/linux/debian/x", settings.Proxy.Mirrors.Resolve("/docker/x")![0].ToString());
+        Assert.Equal(certificates.Authority.Thumbprint, Assert.Single(settings.Proxy.ExtraAuthorities).Thumbprint);
+    }
+
     [Theory]
+    [InlineData("--mirror", "debian", "--mirror: 'debian' is not NAME=URL")]
+    [InlineData("--mirror", "https=http://x/", "--mirror: 'https=http://x/' is not NAME=URL")]
+    [InlineData("--ca-file", "/nonexistent.pem", "--ca-file: cannot read certificates from /nonexistent.pem")]
     [InlineData("--heuristic", "101", "--heuristic: '101' is not a percentage")]
     [InlineData("--immutable", "", "--immutable: '' is not a path glob")]
     [InlineData("--volatile", "a\tb", "--volatile: 'a\tb' is not a path glob")]

@@ -125,6 +125,8 @@ internal sealed record FixtureSettings
 
     public MirrorRoutes Mirrors { get; init; } = MirrorRoutes.None;
 
+    public System.Security.Cryptography.X509Certificates.X509Certificate2Collection ExtraAuthorities { get; init; } = [];
+
     public bool Static { get; init; }
 
     public bool Offline { get; init; }
@@ -149,6 +151,7 @@ internal sealed record FixtureSettings
         External = External,
         Limit = Limit,
         Mirrors = Mirrors,
+        ExtraAuthorities = ExtraAuthorities,
     };
 
     public CacheOptions ToCacheOptions() => new()

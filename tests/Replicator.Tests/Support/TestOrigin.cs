@@ -69,11 +69,18 @@ internal sealed class TestOrigin : IAsyncDisposable
 
     public int CountRequests(string path) => Requests.Count(r => r.PathAndQuery == path);
 
-    public static async Task<TestOrigin> StartAsync()
+    /// <param name="certificate">Served over TLS with this certificate (and its key) when given: an https origin.</param>
+    public static async Task<TestOrigin> StartAsync(System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(options => options.Listen(IPAddress.Loopback, 0, listen =>
+        {
+            if (certificate is not null)
+            {
+                listen.UseHttps(certificate);
+            }
+        }));
         var app = builder.Build();
         var origin = new TestOrigin(app);
         app.Run(origin.HandleAsync);
