@@ -54,6 +54,9 @@ internal sealed class FileClasses
 
     private readonly (Glob Glob, FileClass Class)[] _rules;
 
+    /// <summary>Each class boxed once, for the memo below.</summary>
+    private static readonly object[] s_boxed = [.. Enum.GetValues<FileClass>().Cast<object>()];
+
     /// <summary>Classes memoised per stored response: a hit asks its entry's class without matching a glob.</summary>
     private readonly ConditionalWeakTable<StoredResponse, object> _ofStored = new();
 
@@ -113,9 +116,18 @@ internal sealed class FileClasses
         return FileClass.Other;
     }
 
-    /// <summary>The class of a stored response's URL, computed once per stored response.</summary>
-    public FileClass Of(StoredResponse stored, string path, string? query) =>
-        (FileClass)_ofStored.GetValue(stored, _ => Classify(path, query));
+    /// <summary>The class of a stored response's URL, computed once per stored response (no allocation on a hit).</summary>
+    public FileClass Of(StoredResponse stored, string path, string? query)
+    {
+        if (_ofStored.TryGetValue(stored, out var known))
+        {
+            return (FileClass)known;
+        }
+
+        var fileClass = Classify(path, query);
+        _ofStored.AddOrUpdate(stored, s_boxed[(int)fileClass]);
+        return fileClass;
+    }
 
     private static Glob Parse(string pattern) => Glob.Parse(pattern, s_options);
 
