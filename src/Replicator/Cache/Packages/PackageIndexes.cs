@@ -96,13 +96,35 @@ internal sealed class PackageIndexes
     /// </summary>
     public void Learn(string key, long length, DateTimeOffset stamp, Func<SafeFileHandle> open)
     {
-        if (IndexOf(key) is not { } index || (_learnt.TryGetValue(key, out var seen) && seen == (length, stamp)))
+        if (_learnt.TryGetValue(key, out var seen) && seen == (length, stamp))
+        {
+            return;
+        }
+
+        // A by-hash file is an index only by what its Release says, which may still be being read: it waits for that.
+        var earlier = _pending.Keys.ToArray();
+        if (IndexOf(key) is null && (earlier.Length == 0 || !key.Contains("/by-hash/", StringComparison.Ordinal)))
         {
             return;
         }
 
         _learnt[key] = (length, stamp);
-        var task = Task.Run(() => Read(key, index.Kind, index.Name, open));
+        var task = Task.Run(() =>
+        {
+            if (earlier.Length > 0)
+            {
+                Task.WaitAll(earlier, s_settleTimeout);
+            }
+
+            if (IndexOf(key) is { } index)
+            {
+                Read(key, index.Kind, index.Name, open);
+            }
+            else
+            {
+                _learnt.TryRemove(key, out _);
+            }
+        });
         _pending.TryAdd(task, 0);
         task.ContinueWith(done => _pending.TryRemove(done, out _), TaskScheduler.Default);
     }
