@@ -54,8 +54,11 @@ class Handler(http.server.SimpleHTTPRequestHandler):
         if keyword.lower() not in ("last-modified", "etag", "cache-control"):
             super().send_header(keyword, value)
 
+    def log_request(self, code="-", size="-"):
+        log.write(self.requestline + "\n")  # once per response (log_message is also called for errors)
+
     def log_message(self, fmt, *args):
-        log.write(self.requestline + "\n")
+        pass
 
     def handle(self):
         try:
