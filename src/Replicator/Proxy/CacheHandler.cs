@@ -67,10 +67,15 @@ internal static class CacheHandler
             return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
-        if (server.Downloads.Find(relativePath) is { } running && await TryJoinAsync(NotOnlyIfCached(exchange), running))
+        if (server.Downloads.Find(relativePath) is { } running)
         {
-            exchange.FileClass = cache.Classes.Classify(url.Path, url.Query);
-            return Outcomes.Miss;
+            // A download whose body is all here (being committed) answers as the tree soon will: a hit.
+            var whole = running.BodyReceived;
+            if (await TryJoinAsync(NotOnlyIfCached(exchange), running))
+            {
+                exchange.FileClass = cache.Classes.Classify(url.Path, url.Query);
+                return whole ? Outcomes.Hit : Outcomes.Miss;
+            }
         }
 
         var entry = server.Store.Lookup(relativePath);

@@ -48,16 +48,10 @@ internal sealed class ClientSession : IDisposable
     {
         try
         {
-            while (await ReadRequestAsync() is { } request)
+            // The request and its exchange live in ServeAsync's frame only: a local of this loop would be kept (hoisted
+            // into the state machine) through the idle wait for the next request, holding the last request's head.
+            while (await ReadRequestAsync() is { } request && await ServeAsync(request))
             {
-                var exchange = new Exchange(_server, _fiber, _client, _clientName, request) { ClientOnSameHost = _onSameHost };
-
-                await HandleAsync(exchange);
-                exchange.WriteAccessLog();
-                if (!exchange.KeepAlive)
-                {
-                    return;
-                }
             }
         }
         catch (Exception e) when (e is SocketException or FiberTimeoutException or FiberStoppedException or IOException)
@@ -71,6 +65,15 @@ internal sealed class ClientSession : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    /// <summary>Answers one request and writes its access line; false when the connection ends after it.</summary>
+    private async ValueTask<bool> ServeAsync(RequestHead request)
+    {
+        var exchange = new Exchange(_server, _fiber, _client, _clientName, request) { ClientOnSameHost = _onSameHost };
+        await HandleAsync(exchange);
+        exchange.WriteAccessLog();
+        return exchange.KeepAlive;
+    }
 
     /// <summary>
     /// The next request head, or null when the client is done (end of stream, idle timeout, or a malformed head,

@@ -14,9 +14,10 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed partial class Download
 {
-    private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection upstream, ResponseHead response, Framing framing)
+    private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection origin, ResponseHead response, Framing framing)
     {
-        var reader = new BodyReader(upstream.Connection, framing);
+        UpstreamConnection? upstream = origin; // null once handed back, before the commit
+        var reader = new BodyReader(origin.Connection, framing);
         var pacer = _server.Origin.PacerFor(fiber);
         var state = DownloadState.Failed;
         Exception? error = null;
@@ -58,17 +59,28 @@ internal sealed partial class Download
             }
             else
             {
+                stored = await VerifyAsync(fiber, partial, stored);
+
+                // Every byte is here (and verified): the clients get their last byte now, and the commit (fsync,
+                // rename) follows without them waiting. Until it is done the body is not in the tree, so a crash
+                // in between leaves a partial to resume, never a torn file.
+                MarkReceived();
+                OriginClient.Release(upstream, response, framing);
+                upstream = null;
                 await CommitAsync(fiber, partial, stored);
             }
 
             state = DownloadState.Complete;
-            OriginClient.Release(upstream, response, framing);
+            if (upstream is not null)
+            {
+                OriginClient.Release(upstream, response, framing);
+            }
         }
         catch (Exception e)
         {
             // The partial stays: the next request for this URL resumes it.
             error = e;
-            upstream.Dispose();
+            upstream?.Dispose();
             Log.Warning("Download of {Url:l} stopped after {Bytes} bytes: {Reason:l}", Url.ToString(), Available, e.Message);
         }
         finally
@@ -82,38 +94,43 @@ internal sealed partial class Download
     /// else. Its storage failing (no room for the metadata, a tree gone read-only) is not the download's: every
     /// client still gets the whole body, which is just not stored.
     /// </summary>
-    private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
+    /// <summary>
+    /// A body the repository's indexes describe is checked against them (issue 12), off the loop: one that does not
+    /// match never enters the tree (its partial is dropped), and the download fails with the reason.
+    /// </summary>
+    private async ValueTask<StoredResponse> VerifyAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
     {
-        var store = _server.Store;
         var indexes = _server.Indexes;
         try
         {
-            // A body the repository's indexes describe is checked against them first (issue 12): one that does not
-            // match never enters the tree, and the download fails with the reason.
-            var committed = await fiber.RunBlockingAsync(() =>
-            {
-                stored = stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length) };
-                return store.Commit(partial, stored);
-            }, Timeout.InfiniteTimeSpan);
-            if (committed)
+            return await fiber.RunBlockingAsync(() => stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length) }, Timeout.InfiniteTimeSpan);
+        }
+        catch (UnverifiedBodyException e)
+        {
+            _server.Store.Discard(partial);
+            Log.Warning("Not stored {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+            throw;
+        }
+    }
+
+    private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
+    {
+        var store = _server.Store;
+        try
+        {
+            if (await fiber.RunBlockingAsync(() => store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
             {
                 store.Health.Succeeded();
                 store.RemoveAnswer(RelativePath); // a 301 or 404 stored before is no longer the answer
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), stored.Length);
                 var body = store.BodyPath(RelativePath);
-                indexes.Learn(Key, stored.Length, stored.BodyStamp, () => store.Tree.OpenForReading(body));
+                _server.Indexes.Learn(Key, stored.Length, stored.BodyStamp, () => store.Tree.OpenForReading(body));
             }
             else
             {
                 store.Discard(partial);
                 Log.Warning("Not stored {Url:l}: a file, a directory or a symbolic link of the cache tree stands in the way", Url.ToString());
             }
-        }
-        catch (UnverifiedBodyException e)
-        {
-            store.Discard(partial);
-            Log.Warning("Not stored {Url:l}: {Reason:l}", Url.ToString(), e.Message);
-            throw;
         }
         catch (Exception e) when (StorageHealth.IsStorageError(e))
         {

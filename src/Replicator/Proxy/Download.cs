@@ -93,6 +93,21 @@ internal sealed partial class Download
 
     public bool Complete => _state == DownloadState.Complete;
 
+    /// <summary>
+    /// Every byte of the body has arrived (and, for a file the package indexes describe, been verified): clients may
+    /// have the last byte, while the commit into the tree may still be running.
+    /// </summary>
+    public bool BodyReceived => _bodyReceived || Complete;
+
+    private volatile bool _bodyReceived;
+
+    private void MarkReceived()
+    {
+        _server.Downloads.CommitStarted();
+        _bodyReceived = true;
+        Progress.Raise();
+    }
+
     public Exception? Error { get; private set; }
 
     /// <summary>Completes when the download has ended (declined, failed, stopped or stored).</summary>
@@ -290,6 +305,11 @@ internal sealed partial class Download
         _state = state;
         Progress.Raise();
         Release();
+        if (_bodyReceived)
+        {
+            _server.Downloads.CommitEnded();
+        }
+
         _ended.TrySetResult();
     }
 }

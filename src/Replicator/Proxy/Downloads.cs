@@ -10,6 +10,9 @@ namespace Replicator.Proxy;
 internal sealed class Downloads
 {
     private readonly ConcurrentDictionary<string, Download> _running = new(StringComparer.Ordinal);
+    private readonly Lock _gate = new();
+    private int _committing;
+    private TaskCompletionSource _settled = Settled();
 
     public Download? Find(string relativePath) => _running.TryGetValue(relativePath, out var download) ? download : null;
 
@@ -17,4 +20,50 @@ internal sealed class Downloads
     public Download Register(Download download) => _running.GetOrAdd(download.RelativePath, download);
 
     public void Remove(Download download) => _running.TryRemove(new KeyValuePair<string, Download>(download.RelativePath, download));
+
+    /// <summary>
+    /// Completes when no download whose clients have the whole body is still committing it into the tree (what a
+    /// test waits for before it looks at the tree: the commit follows the last byte, see <see cref="Download"/>).
+    /// </summary>
+    public Task CommitsSettled
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _settled.Task;
+            }
+        }
+    }
+
+    /// <summary>A download has its whole body and commits it now.</summary>
+    public void CommitStarted()
+    {
+        lock (_gate)
+        {
+            if (_committing++ == 0)
+            {
+                _settled = new(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+        }
+    }
+
+    /// <summary>Its commit is over (stored, refused or failed).</summary>
+    public void CommitEnded()
+    {
+        lock (_gate)
+        {
+            if (--_committing == 0)
+            {
+                _settled.TrySetResult();
+            }
+        }
+    }
+
+    private static TaskCompletionSource Settled()
+    {
+        var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        settled.SetResult();
+        return settled;
+    }
 }

@@ -155,9 +155,9 @@ internal static class Responder
         while (offset < end)
         {
             var generation = download.Progress.Generation;
-            // The body's last byte goes out only once the body is stored: when a client has the whole body, so
-            // does the tree (and a body that ends short never looks complete to anyone).
-            var complete = download.Complete;
+            // The body's last byte goes out only once every byte has arrived (and been verified): a body that ends
+            // short never looks complete to anyone. The commit into the tree may still be running then.
+            var complete = download.BodyReceived;
             var available = Math.Min(complete ? download.Available : Math.Min(download.Available, bodyEnd - 1), end);
             if (available > offset)
             {
@@ -217,7 +217,7 @@ internal static class Responder
         while (true)
         {
             var generation = download.Progress.Generation;
-            if (download.Complete)
+            if (download.BodyReceived)
             {
                 return;
             }

@@ -40,6 +40,7 @@ public sealed class CrashTests : IDisposable
             using var second = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
             using var again = Client(second);
             var whole = await again.GetByteArrayAsync(origin.Url("/iso"));
+            await second.WaitForLineAsync(line => line.Contains("Stored ", StringComparison.Ordinal)); // the commit follows the last byte
 
             Assert.Equal(body, whole);
             var resume = origin.Requests.Last(r => r.PathAndQuery == "/iso");
@@ -50,6 +51,38 @@ public sealed class CrashTests : IDisposable
         finally
         {
             never.TrySetResult();
+        }
+    }
+
+    [Fact]
+    public async Task StoppedBetweenTheLastByteAndTheCommit_NothingTorn_AndARestartServesTheExactBody()
+    {
+        // Issue 13: the client gets its last byte before the commit (fsync, metadata, rename). The cache's file
+        // system holds the commit at its rename into the tree, where a crash would leave it: the client has every
+        // byte, the tree has nothing under the name, and another process on the same tree serves the exact body.
+        var fileSystem = new GatedFileSystem(destination => destination.EndsWith("/window", StringComparison.Ordinal));
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Root = _root }, fileSystem: fileSystem);
+        var body = TestBodies.Random(seed: 13, size: 1024 * 1024);
+        proxy.Origin.Files["/window"] = new OriginFile(body, ETag: "\"w\"");
+        var tree = Path.Combine(_root, $"127.0.0.1:{proxy.Origin.Port}", "window");
+        try
+        {
+            var reply = await RawClient.ExchangeAsync(proxy.Endpoint, $"GET {proxy.Origin.Url("/window")} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            await fileSystem.Reached.WaitAsync(TimeSpan.FromSeconds(30));
+
+            var bytes = System.Text.Encoding.Latin1.GetBytes(reply);
+            Assert.Equal(body, bytes[(reply.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
+            Assert.False(File.Exists(tree), "the body is not committed: it must not stand in the tree");
+
+            using var restarted = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
+            using var client = Client(restarted);
+            Assert.Equal(body, await client.GetByteArrayAsync(proxy.Origin.Url("/window")));
+            await restarted.WaitForLineAsync(line => line.Contains("Stored ", StringComparison.Ordinal));
+            Assert.Equal(body, File.ReadAllBytes(tree));
+        }
+        finally
+        {
+            fileSystem.Fail();
         }
     }
 

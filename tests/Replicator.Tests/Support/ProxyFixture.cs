@@ -46,7 +46,8 @@ internal sealed class ProxyFixture : IAsyncDisposable
     public IReadOnlyList<FiberLoop> Loops => _engine.Loops;
 
     /// <param name="configureAfterOrigin">Runs once the origin listens (its port known), before <paramref name="configure"/>.</param>
-    public static async Task<ProxyFixture> StartAsync(Func<FixtureSettings, FixtureSettings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort, Action<TestOrigin>? configureAfterOrigin = null)
+    /// <param name="fileSystem">The cache's file system (the real one unless a test gates it).</param>
+    public static async Task<ProxyFixture> StartAsync(Func<FixtureSettings, FixtureSettings>? configure = null, TimeProvider? clock = null, int loops = 2, ListenerDistribution distribution = ListenerDistribution.ReusePort, Action<TestOrigin>? configureAfterOrigin = null, IFileSystem? fileSystem = null)
     {
         var origin = await TestOrigin.StartAsync();
         configureAfterOrigin?.Invoke(origin);
@@ -58,25 +59,36 @@ internal sealed class ProxyFixture : IAsyncDisposable
         clock ??= TimeProvider.System;
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops, TimeProvider = clock, Distribution = distribution });
         var accesses = new AccessRecords();
-        var server = new ProxyServer(settings.ToProxyOptions(), settings.ToCacheOptions(), new FileSystem(), clock) { OnAccess = accesses.Add };
+        var server = new ProxyServer(settings.ToProxyOptions(), settings.ToCacheOptions(), fileSystem ?? new FileSystem(), clock) { OnAccess = accesses.Add };
         var endpoint = server.Listen(engine, settings.Endpoint);
         engine.Start();
         return new ProxyFixture(origin, engine, server, root, endpoint, clock) { _ownsRoot = ownsRoot, Accesses = accesses };
     }
 
-    public HttpClient NewClient() => new(new SocketsHttpHandler
-    {
-        Proxy = new WebProxy($"http://{Endpoint}"),
-        UseProxy = true,
-        AutomaticDecompression = DecompressionMethods.None,
-        AllowAutoRedirect = false,
-    })
+    /// <summary>A client through the proxy; a body read to its end means the proxy has also stored it (<see cref="SettlingHandler"/>).</summary>
+    public HttpClient NewClient() => new(new SettlingHandler(
+        new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{Endpoint}"),
+            UseProxy = true,
+            AutomaticDecompression = DecompressionMethods.None,
+            AllowAutoRedirect = false,
+        },
+        () => Server.Downloads.CommitsSettled))
     { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>Waits (bounded) until the bodies the proxy's clients have are committed into the tree.</summary>
+    public Task SettledAsync() => Server.Downloads.CommitsSettled.WaitAsync(TimeSpan.FromSeconds(30));
 
     public string CachedPath(string path) => Path.Combine(Root, $"127.0.0.1:{Origin.Port}") + path;
 
     /// <summary>Sends raw bytes on a new connection and reads until the proxy closes it or <paramref name="until"/> holds.</summary>
-    public Task<string> RawAsync(string request, Func<string, bool>? until = null) => RawClient.ExchangeAsync(Endpoint, request, until);
+    public async Task<string> RawAsync(string request, Func<string, bool>? until = null)
+    {
+        var reply = await RawClient.ExchangeAsync(Endpoint, request, until);
+        await SettledAsync();
+        return reply;
+    }
 
     public async ValueTask DisposeAsync()
     {
