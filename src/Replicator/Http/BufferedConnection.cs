@@ -59,12 +59,13 @@ internal sealed class BufferedConnection : IDisposable
     /// interrupted at once when the engine stops (a connection between requests), and no buffer is held during it.
     /// </summary>
     /// <param name="bufferSize">The buffer to rent when none is held: larger for bodies, so they move in fewer, larger pieces.</param>
-    public async ValueTask<bool> ReceiveAsync(Fiber fiber, TimeSpan timeout, bool idle = false, int maxBuffered = HeadParser.MaxHead + 1, int bufferSize = InitialSize)
+    /// <param name="readable">The caller has just waited for the socket to be readable: no wait before renting the buffer.</param>
+    public async ValueTask<bool> ReceiveAsync(Fiber fiber, TimeSpan timeout, bool idle = false, int maxBuffered = HeadParser.MaxHead + 1, int bufferSize = InitialSize, bool readable = false)
     {
         if (_buffer is null)
         {
             // Through TLS, bytes may wait decrypted inside the SslStream while the socket has none: no readiness wait.
-            if (_tls is null)
+            if (_tls is null && !readable)
             {
                 await fiber.ReadableAsync(Socket, timeout, interruptOnStop: idle);
             }

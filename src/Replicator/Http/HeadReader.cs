@@ -30,7 +30,7 @@ internal static class HeadReader
 {
     // Pooled: this runs once per request on every connection, and usually waits.
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public static async ValueTask<(THead? Head, HeadEnd End)> ReadAsync<THead>(BufferedConnection connection, Fiber fiber, HeadParse<THead> parse, TimeSpan waitTimeout, TimeSpan headTimeout, long? started, bool idle = false)
+    public static async ValueTask<(THead? Head, HeadEnd End)> ReadAsync<THead>(BufferedConnection connection, Fiber fiber, HeadParse<THead> parse, TimeSpan waitTimeout, TimeSpan headTimeout, long? started, bool idle = false, bool readable = false)
         where THead : class
     {
         var clock = fiber.Loop.TimeProvider;
@@ -58,7 +58,8 @@ internal static class HeadReader
             bool received;
             try
             {
-                received = await connection.ReceiveAsync(fiber, timeout, idle && started is null);
+                received = await connection.ReceiveAsync(fiber, timeout, idle && started is null, readable: readable);
+                readable = false;
             }
             catch (FiberTimeoutException) when (started is { } begun && clock.GetElapsedTime(begun) >= headTimeout)
             {

@@ -36,16 +36,19 @@ internal sealed class ClientAdmission
     public int OpenConnections(IPAddress address) => _open.TryGetValue(address, out var count) ? count : 0;
 
     /// <summary>
-    /// Serves <paramref name="client"/> with <paramref name="serve"/> if it is admitted, else answers the refusal.
+    /// Admits a new connection, counted against its address until <see cref="Leave"/>: its address, or null when it
+    /// is refused (outside --ip, or over --max-client-connections), with the answer to send it (<see cref="RefuseAsync"/>).
+    /// No frame of this stays on an admitted connection (an idle one holds as little as the engine allows).
     /// </summary>
-    public async ValueTask ServeAsync(Fiber fiber, Socket client, Func<ValueTask> serve)
+    public IPAddress? Admit(Socket client, out (int Status, string Reason) refusal)
     {
+        refusal = default;
         var address = (client.RemoteEndPoint as IPEndPoint)?.Address;
         if (address is null || !_access.Allows(address))
         {
             Warn($"refused {address}", "Refused {Client}: not in the allowed clients (--ip)", address);
-            await RefuseAsync(fiber, client, Blame.Of(FailedStep.NotAllowed).Status, $"client {address} is not allowed to use this proxy");
-            return;
+            refusal = (Blame.Of(FailedStep.NotAllowed).Status, $"client {address} is not allowed to use this proxy");
+            return null;
         }
 
         var count = _open.AddOrUpdate(address, 1, static (_, open) => open + 1);
@@ -54,21 +57,15 @@ internal sealed class ClientAdmission
             // Not counted while the refusal is answered: the refused do not hold up the admitted.
             Leave(address);
             Warn($"cap {address}", "Refused a connection of {Client}: it holds the most connections one client may (--max-client-connections)", address);
-            await RefuseAsync(fiber, client, Blame.Of(FailedStep.OverCap).Status, $"client {address} has too many connections open");
-            return;
+            refusal = (Blame.Of(FailedStep.OverCap).Status, $"client {address} has too many connections open");
+            return null;
         }
 
-        try
-        {
-            await serve();
-        }
-        finally
-        {
-            Leave(address);
-        }
+        return address;
     }
 
-    private void Leave(IPAddress address)
+    /// <summary>An admitted connection of <paramref name="address"/> has ended.</summary>
+    public void Leave(IPAddress address)
     {
         while (true)
         {
@@ -88,8 +85,10 @@ internal sealed class ClientAdmission
         }
     }
 
-    private static async ValueTask RefuseAsync(Fiber fiber, Socket client, int status, string reason)
+    /// <summary>Answers a refused connection with its status and reason, drains what it sent (briefly), and closes it.</summary>
+    public static async ValueTask RefuseAsync(Fiber fiber, Socket client, (int Status, string Reason) refusal)
     {
+        var (status, reason) = refusal;
         using (client)
         {
             try

@@ -28,10 +28,13 @@ internal sealed class ClientSession : IDisposable
     private readonly BufferedConnection _client;
     private readonly string _clientName;
     private readonly bool _onSameHost;
+    private readonly System.Net.IPAddress _address;
 
-    public ClientSession(ProxyServer server, Fiber fiber, Socket client)
+    /// <param name="address">The client's address, admitted by <see cref="ClientAdmission.Admit"/>; the session lets go of it at its end.</param>
+    public ClientSession(ProxyServer server, Fiber fiber, Socket client, System.Net.IPAddress address)
     {
         _server = server;
+        _address = address;
         _fiber = fiber;
         _client = new BufferedConnection(client);
         _clientName = client.RemoteEndPoint?.ToString() ?? "client";
@@ -48,10 +51,29 @@ internal sealed class ClientSession : IDisposable
     {
         try
         {
-            // The request and its exchange live in ServeAsync's frame only: a local of this loop would be kept (hoisted
-            // into the state machine) through the idle wait for the next request, holding the last request's head.
-            while (await ReadRequestAsync() is { } request && await ServeAsync(request))
+            // Between requests the connection waits here, in this frame alone: no buffer, no frame of the head reader,
+            // and nothing of the last request (it lived in ServeAsync's frame). An idle connection holds little more
+            // than its socket, this session and its fiber (issue 13).
+            while (true)
             {
+                var readable = false;
+                if (_client.BufferedCount == 0)
+                {
+                    try
+                    {
+                        await _fiber.ReadableAsync(_client.Socket, _server.Options.Timeout, interruptOnStop: true);
+                        readable = true;
+                    }
+                    catch (FiberTimeoutException)
+                    {
+                        return; // idle between requests for --timeout: closed without a word
+                    }
+                }
+
+                if (await ReadRequestAsync(readable) is not { } request || !await ServeAsync(request))
+                {
+                    return;
+                }
             }
         }
         catch (Exception e) when (e is SocketException or FiberTimeoutException or FiberStoppedException or IOException)
@@ -64,7 +86,16 @@ internal sealed class ClientSession : IDisposable
         }
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _client.Dispose();
+            _server.Admission.Leave(_address);
+        }
+    }
+
+    private int _disposed;
 
     /// <summary>Answers one request and writes its access line; false when the connection ends after it.</summary>
     private async ValueTask<bool> ServeAsync(RequestHead request)
@@ -80,12 +111,12 @@ internal sealed class ClientSession : IDisposable
     /// answered). Between requests a connection may idle for --timeout; once a head has begun, the whole head must
     /// arrive within --head-timeout (a client sending one line every few seconds is cut off with 408, as Kestrel does).
     /// </summary>
-    private async ValueTask<RequestHead?> ReadRequestAsync()
+    private async ValueTask<RequestHead?> ReadRequestAsync(bool readable)
     {
         var options = _server.Options;
         try
         {
-            var (head, end) = await HeadReader.ReadAsync<RequestHead>(_client, _fiber, HeadParser.TryParseRequest, options.Timeout, options.RequestHeadTimeout, started: null, idle: true);
+            var (head, end) = await HeadReader.ReadAsync<RequestHead>(_client, _fiber, HeadParser.TryParseRequest, options.Timeout, options.RequestHeadTimeout, started: null, idle: true, readable: readable);
             if (end == HeadEnd.TooSlow)
             {
                 return await RefuseSlowHeadAsync($"the request head did not arrive within {options.RequestHeadTimeout.TotalSeconds:0} s");

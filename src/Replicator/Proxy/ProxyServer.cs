@@ -62,5 +62,25 @@ internal sealed class ProxyServer
     public IPEndPoint Listen(FiberEngine engine, IPEndPoint endpoint) => engine.Listen(endpoint, Serve);
 
     /// <summary>Serves one accepted client connection (the engine's connection handler).</summary>
-    public ValueTask Serve(Fiber fiber, Socket client) => Admission.ServeAsync(fiber, client, () => new ClientSession(this, fiber, client).RunAsync());
+    public ValueTask Serve(Fiber fiber, Socket client)
+    {
+        if (Admission.Admit(client, out var refusal) is not { } address)
+        {
+            return ClientAdmission.RefuseAsync(fiber, client, refusal);
+        }
+
+        ClientSession session;
+        try
+        {
+            session = new ClientSession(this, fiber, client, address);
+        }
+        catch
+        {
+            Admission.Leave(address);
+            client.Dispose();
+            throw;
+        }
+
+        return session.RunAsync();
+    }
 }
