@@ -17,6 +17,7 @@ python3 "$here/lib/apt_repo_origin.py" "$work/origin" "$origin_port" "$count" & 
 (cd "$here/.." && dotnet build -c Release -v q src/Replicator >/dev/null)
 binary=$here/../src/Replicator/bin/Release/net10.0/replicator
 "$binary" --port 13200 --root "$work/replicator-cache" --allow-to 127.0.0.0/8 --allow-port "$origin_port" >"$work/replicator.log" 2>&1 & replicator=$!
+"$peers" stop apt-cacher-ng >/dev/null 2>&1 || true   # one left by another run would front the wrong origin port
 ORIGIN_PORT=$origin_port "$peers" start apt-cacher-ng >/dev/null
 trap 'kill $origin $replicator 2>/dev/null; wait $origin $replicator 2>/dev/null; "$peers" stop apt-cacher-ng >/dev/null 2>&1 || true; rm -rf "$work/replicator-cache"' EXIT
 for _ in $(seq 100); do
