@@ -222,7 +222,7 @@ public sealed class FiberEngine : IDisposable
             Socket client;
             try
             {
-                client = listener.Accept();
+                client = FiberSocketExtensions.Accept(listener);
                 pressure = TimeSpan.FromMilliseconds(100);
             }
             catch (SocketException e) when (e.SocketErrorCode is SocketError.WouldBlock or SocketError.ConnectionAborted or SocketError.ConnectionReset)
@@ -239,7 +239,6 @@ public sealed class FiberEngine : IDisposable
                 continue;
             }
 
-            client.Blocking = false;
             client.NoDelay = true;
             var loop = _options.Distribution == ListenerDistribution.HandOff ? NextLoop() : fiber.Loop;
             loop.Spawn(client.RemoteEndPoint ?? (object)"client", serve, gatherLog: true, owned: client);

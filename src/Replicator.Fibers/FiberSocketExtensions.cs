@@ -9,8 +9,9 @@ namespace Replicator.Fibers;
 
 /// <summary>
 /// Socket operations for fibers, over non-blocking sockets: try the call first and wait for readiness only when the
-/// kernel says it would block. Only the synchronous span overloads of <see cref="Socket"/> are used, so .NET's own
-/// async socket engine never registers these sockets.
+/// kernel says it would block. recv(2) and send(2) are called directly (the handle held for the call), never .NET's
+/// socket methods: a socket accepted by <see cref="Accept"/> then needs no .NET socket engine state at all (about
+/// 150 bytes per connection, which an idle connection would otherwise hold).
 /// </summary>
 public static class FiberSocketExtensions
 {
@@ -20,18 +21,87 @@ public static class FiberSocketExtensions
     {
         while (true)
         {
-            var received = socket.Receive(buffer.Span, SocketFlags.None, out var error);
-            if (error == SocketError.Success)
+            var received = Call(socket, buffer.Span, send: false, out var errno);
+            if (received >= 0)
             {
-                return received;
+                return (int)received;
             }
 
-            if (error != SocketError.WouldBlock)
+            if (errno != Interop.EAGAIN)
             {
-                throw new SocketException((int)error);
+                throw new SocketException((int)Interop.SocketErrorOf(errno));
             }
 
             await fiber.ReadableAsync(socket, timeout, interruptOnStop);
+        }
+    }
+
+    /// <summary>
+    /// Accepts one pending connection of a listening socket (accept4(2)), non-blocking at the kernel only: .NET sees a
+    /// blocking socket and keeps no socket engine state for it, since only these methods use it. Throws a
+    /// <see cref="SocketException"/> (WouldBlock when another loop took the connection first).
+    /// </summary>
+    public static Socket Accept(Socket listener)
+    {
+        var handle = listener.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            while (true)
+            {
+                var fd = Interop.accept4((int)handle.DangerousGetHandle(), 0, 0, Interop.SOCK_NONBLOCK | Interop.SOCK_CLOEXEC);
+                if (fd >= 0)
+                {
+                    return new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != Interop.EINTR)
+                {
+                    throw new SocketException((int)Interop.SocketErrorOf(errno));
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>One recv(2) or send(2), the handle held meanwhile (a socket closed by another thread is never a reused descriptor); -1 with errno set, EINTR retried.</summary>
+    private static unsafe nint Call(Socket socket, ReadOnlySpan<byte> buffer, bool send, out int errno)
+    {
+        var handle = socket.SafeHandle;
+        var added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = (int)handle.DangerousGetHandle();
+            fixed (byte* bytes = buffer)
+            {
+                while (true)
+                {
+                    var result = send
+                        ? Interop.send(fd, bytes, (nuint)buffer.Length, Interop.MSG_NOSIGNAL)
+                        : Interop.recv(fd, bytes, (nuint)buffer.Length, 0);
+                    errno = result < 0 ? Marshal.GetLastPInvokeError() : 0;
+                    if (result >= 0 || errno != Interop.EINTR)
+                    {
+                        return result;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (added)
+            {
+                handle.DangerousRelease();
+            }
         }
     }
 
@@ -41,18 +111,18 @@ public static class FiberSocketExtensions
     {
         while (!data.IsEmpty)
         {
-            var sent = socket.Send(data.Span, SocketFlags.None, out var error);
-            if (error == SocketError.Success)
+            var sent = Call(socket, data.Span, send: true, out var errno);
+            if (sent >= 0)
             {
-                data = data[sent..];
+                data = data[(int)sent..];
             }
-            else if (error == SocketError.WouldBlock)
+            else if (errno == Interop.EAGAIN)
             {
                 await fiber.WritableAsync(socket, timeout);
             }
             else
             {
-                throw new SocketException((int)error);
+                throw new SocketException((int)Interop.SocketErrorOf(errno));
             }
         }
     }

@@ -64,6 +64,7 @@ public abstract class EngineTests : EngineTestBase
     {
         var engine = StartEngine();
         var (fiberEnd, testEnd) = Pair();
+        fiberEnd.Blocking = false; // this test fills the buffer with .NET's own Send, which must not block
         var filled = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Spawn("writer", async fiber =>

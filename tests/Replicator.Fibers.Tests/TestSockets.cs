@@ -3,7 +3,10 @@ using System.Net.Sockets;
 
 namespace Replicator.Fibers.Tests;
 
-/// <summary>Connected loopback socket pairs: one end for a fiber (non-blocking), one for the test (blocking).</summary>
+/// <summary>
+/// Connected loopback socket pairs: one end for a fiber, accepted as the engine accepts (non-blocking at the kernel,
+/// no .NET socket engine state), one for the test (blocking).
+/// </summary>
 internal static class TestSockets
 {
     public static (Socket FiberEnd, Socket TestEnd) Pair()
@@ -13,8 +16,7 @@ internal static class TestSockets
         listener.Listen(1);
         var testEnd = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         testEnd.Connect(listener.LocalEndPoint!);
-        var fiberEnd = listener.Accept();
-        fiberEnd.Blocking = false;
+        var fiberEnd = FiberSocketExtensions.Accept(listener);
         // A safety net, not a synchronisation: a broken engine fails the test instead of hanging it.
         testEnd.ReceiveTimeout = 10_000;
         return (fiberEnd, testEnd);

@@ -1,3 +1,4 @@
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace Replicator.Fibers.Polling;
@@ -16,6 +17,23 @@ internal static unsafe partial class Interop
     internal const int EEXIST = 17;
     internal const int EPIPE = 32;
     internal const int ECONNRESET = 104;
+    internal const int ENOTCONN = 107;
+    internal const int ETIMEDOUT = 110;
+    internal const int ECONNREFUSED = 111;
+    internal const int ECONNABORTED = 103;
+    internal const int ENETUNREACH = 101;
+    internal const int EHOSTUNREACH = 113;
+
+    internal const int F_GETFL = 3;
+    internal const int F_SETFL = 4;
+    internal const int O_NONBLOCK = 0x800;
+    internal const int MSG_NOSIGNAL = 0x4000;
+    internal const int SOCK_NONBLOCK = 0x800;
+    internal const int SOCK_CLOEXEC = 0x80000;
+    internal const int ENOMEM = 12;
+    internal const int ENFILE = 23;
+    internal const int EMFILE = 24;
+    internal const int ENOBUFS = 105;
 
     internal const uint EPOLLIN = 0x001;
     internal const uint EPOLLOUT = 0x004;
@@ -74,6 +92,32 @@ internal static unsafe partial class Interop
 
     [LibraryImport(LibC, SetLastError = true)]
     internal static partial int close(int fd);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial nint recv(int fd, byte* buf, nuint len, int flags);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial nint send(int fd, byte* buf, nuint len, int flags);
+
+    [LibraryImport(LibC, SetLastError = true)]
+    internal static partial int accept4(int fd, nint addr, nint addrlen, int flags);
+
+    /// <summary>What a socket call's errno means, as the SocketError that .NET's own calls would have thrown.</summary>
+    internal static SocketError SocketErrorOf(int errno) => errno switch
+    {
+        EPIPE => SocketError.Shutdown,
+        ECONNRESET => SocketError.ConnectionReset,
+        ECONNABORTED => SocketError.ConnectionAborted,
+        ENOTCONN => SocketError.NotConnected,
+        ETIMEDOUT => SocketError.TimedOut,
+        ECONNREFUSED => SocketError.ConnectionRefused,
+        ENETUNREACH => SocketError.NetworkUnreachable,
+        EHOSTUNREACH => SocketError.HostUnreachable,
+        EAGAIN => SocketError.WouldBlock,
+        EMFILE or ENFILE => SocketError.TooManyOpenSockets,
+        ENOBUFS or ENOMEM => SocketError.NoBufferSpaceAvailable,
+        _ => SocketError.SocketError,
+    };
 
     [LibraryImport(LibC, SetLastError = true)]
     internal static partial nint sendfile(int out_fd, int in_fd, long* offset, nuint count);
