@@ -45,7 +45,23 @@ internal static class CacheLayout
     /// The path of <paramref name="url"/> relative to the cache root, with '/' separators; null when the URL cannot
     /// be stored (an empty segment in the middle, or a path too long even after hashing): it is passed through.
     /// </summary>
-    public static string? RelativePath(RequestUrl url)
+    public static string? RelativePath(RequestUrl url) => s_relativePaths.TryGetValue(url, out var known) ? known.Path : Remember(url);
+
+    /// <summary>Relative paths per URL instance, computed once (URLs are remembered by the request parser, see
+    /// <see cref="RequestUrl.ParseAbsoluteRemembered"/>): a hit does not build its path anew.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<RequestUrl, RememberedPath> s_relativePaths = new();
+
+    private static string? Remember(RequestUrl url)
+    {
+        var path = Compute(url);
+        s_relativePaths.AddOrUpdate(url, new RememberedPath(path));
+        return path;
+    }
+
+    /// <summary>A computed relative path (null: the URL cannot be stored).</summary>
+    private sealed record RememberedPath(string? Path);
+
+    private static string? Compute(RequestUrl url)
     {
         var builder = new StringBuilder(url.Host.Length + url.Path.Length + 16);
         if (url.Secure)

@@ -124,7 +124,20 @@ internal sealed class CacheStore
 
     private string PartialRoot => _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "partial");
 
-    public string BodyPath(string relativePath) => _fs.Path.Join(Root, relativePath);
+    public string BodyPath(string relativePath)
+    {
+        // Per relative-path instance (remembered with its URL, see CacheLayout.RelativePath): a hit joins no path.
+        if (_bodyPaths.TryGetValue(relativePath, out var known))
+        {
+            return known;
+        }
+
+        var path = _fs.Path.Join(Root, relativePath);
+        _bodyPaths.AddOrUpdate(relativePath, path);
+        return path;
+    }
+
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, string> _bodyPaths = new();
 
     public string MetaPath(string relativePath) => _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "meta", relativePath);
 

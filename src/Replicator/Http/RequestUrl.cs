@@ -25,6 +25,36 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
 
     public override string ToString() => $"{(Secure ? "https" : "http")}://{Authority}{PathAndQuery}";
 
+    /// <summary>The URLs parsed lately on this thread, by request target (see <see cref="ParseAbsoluteRemembered"/>).</summary>
+    [ThreadStatic]
+    private static Dictionary<string, RequestUrl>? s_recent;
+
+    /// <summary>How many targets a thread remembers before it starts afresh.</summary>
+    private const int RecentTargets = 1024;
+
+    /// <summary>
+    /// <see cref="ParseAbsolute"/>, remembered per thread (each engine loop has its own): a cache hit for a URL asked
+    /// before costs a dictionary lookup instead of a parse and its allocations (issue 13: a hit's garbage makes its
+    /// tail). A URL is immutable once parsed, so one instance may serve any number of requests.
+    /// </summary>
+    public static RequestUrl ParseAbsoluteRemembered(string target)
+    {
+        var recent = s_recent ??= new Dictionary<string, RequestUrl>(StringComparer.Ordinal);
+        if (recent.TryGetValue(target, out var url))
+        {
+            return url;
+        }
+
+        url = ParseAbsolute(target);
+        if (recent.Count >= RecentTargets)
+        {
+            recent.Clear();
+        }
+
+        recent[target] = url;
+        return url;
+    }
+
     /// <summary>
     /// Parses an absolute-form request target; throws <see cref="HttpParseException"/> (400) when it is not a valid
     /// http URL (or https, when <paramref name="allowHttps"/>: the proxy's own mirror routes).

@@ -127,6 +127,17 @@ internal static class CacheHandler
             return await HeadThroughAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
+        if (entry is not null && fileClass == FileClass.Volatile && server.Indexes.IsLearning)
+        {
+            // A Release stored a moment ago is still being read: what it says of this index is about to be known.
+            var indexes = server.Indexes;
+            await exchange.Fiber.RunBlockingAsync(() =>
+            {
+                indexes.WaitSettled();
+                return true;
+            }, Timeout.InfiniteTimeSpan);
+        }
+
         if (entry is not null && fileClass == FileClass.Volatile
             && (entry.Response is { ETag: null, LastModified: null } || server.Indexes.IsOutOfStep(key!, entry.Response)))
         {

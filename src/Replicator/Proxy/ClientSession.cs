@@ -177,7 +177,7 @@ internal sealed class ClientSession : IDisposable
             }
             else
             {
-                exchange.Url = RequestUrl.ParseAbsolute(request.Target);
+                exchange.Url = RequestUrl.ParseAbsoluteRemembered(request.Target);
             }
 
             if ((request.Method is "GET" or "HEAD") && request.BodyFraming().Kind == BodyKind.None)

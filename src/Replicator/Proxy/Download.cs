@@ -110,6 +110,9 @@ internal sealed partial class Download
 
     public Exception? Error { get; private set; }
 
+    /// <summary>Raised (on the joining client's loop) whenever a reader takes a reference: tests know a client is in.</summary>
+    public event Action? Joined;
+
     /// <summary>Completes when the download has ended (declined, failed, stopped or stored).</summary>
     public Task Completion => _ended.Task;
 
@@ -128,6 +131,7 @@ internal sealed partial class Download
             var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
             if (seen == references)
             {
+                Joined?.Invoke();
                 return true;
             }
 

@@ -92,8 +92,18 @@ public sealed class FileClassTests
 
         var first = proxy.Client.GetByteArrayAsync(url);
         await file.Reached.Task;
+        var download = proxy.Server.Downloads.Find($"127.0.0.1:{proxy.Origin.Port}{InRelease}")!;
+        var joined = 0;
+        var allIn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        download.Joined += () =>
+        {
+            if (Interlocked.Increment(ref joined) == 3)
+            {
+                allIn.SetResult();
+            }
+        };
         var others = Enumerable.Range(0, 3).Select(_ => proxy.NewClient().GetByteArrayAsync(url)).ToArray();
-        await proxy.Accesses.OutcomesAsync(url, 1); // the first fetch only; the others are waiting on the download
+        await allIn.Task.WaitAsync(TimeSpan.FromSeconds(20)); // the three others follow the paused download
         gate.SetResult();
 
         foreach (var body in await Task.WhenAll([first, .. others]))
