@@ -133,11 +133,9 @@ public static class FiberSocketExtensions
     /// </summary>
     public static async ValueTask SendFileAsync(this Fiber fiber, Socket socket, SafeFileHandle file, long offset, long count, TimeSpan timeout)
     {
-        var socketFd = (int)socket.SafeHandle.DangerousGetHandle();
-        var fileFd = (int)file.DangerousGetHandle();
         while (count > 0)
         {
-            var sent = SendFileOnce(socketFd, fileFd, ref offset, count);
+            var sent = SendFileOnce(socket, file, ref offset, count, out var errno);
             if (sent > 0)
             {
                 count -= sent;
@@ -146,27 +144,50 @@ public static class FiberSocketExtensions
             {
                 throw new EndOfStreamException("the file ended before the bytes to send");
             }
+            else if (errno == Interop.EAGAIN)
+            {
+                await fiber.WritableAsync(socket, timeout);
+            }
             else
             {
-                var errno = Marshal.GetLastPInvokeError();
-                if (errno != Interop.EAGAIN && errno != Interop.EINTR)
-                {
-                    throw new SocketException(errno == Interop.EPIPE ? (int)SocketError.Shutdown : errno == Interop.ECONNRESET ? (int)SocketError.ConnectionReset : (int)SocketError.SocketError);
-                }
-
-                if (errno == Interop.EAGAIN)
-                {
-                    await fiber.WritableAsync(socket, timeout);
-                }
+                throw new SocketException((int)Interop.SocketErrorOf(errno));
             }
         }
     }
 
-    private static unsafe long SendFileOnce(int socketFd, int fileFd, ref long offset, long count)
+    /// <summary>One sendfile(2), both handles held meanwhile (as <see cref="Call"/>); -1 with errno set, EINTR retried.</summary>
+    private static unsafe long SendFileOnce(Socket socket, SafeFileHandle file, ref long offset, long count, out int errno)
     {
-        fixed (long* position = &offset)
+        var socketHandle = socket.SafeHandle;
+        bool socketAdded = false, fileAdded = false;
+        try
         {
-            return Interop.sendfile(socketFd, fileFd, position, (nuint)Math.Min(count, 1L << 30));
+            socketHandle.DangerousAddRef(ref socketAdded);
+            file.DangerousAddRef(ref fileAdded);
+            fixed (long* position = &offset)
+            {
+                while (true)
+                {
+                    var sent = Interop.sendfile((int)socketHandle.DangerousGetHandle(), (int)file.DangerousGetHandle(), position, (nuint)Math.Min(count, 1L << 30));
+                    errno = sent < 0 ? Marshal.GetLastPInvokeError() : 0;
+                    if (sent >= 0 || errno != Interop.EINTR)
+                    {
+                        return sent;
+                    }
+                }
+            }
+        }
+        finally
+        {
+            if (fileAdded)
+            {
+                file.DangerousRelease();
+            }
+
+            if (socketAdded)
+            {
+                socketHandle.DangerousRelease();
+            }
         }
     }
 

@@ -62,20 +62,14 @@ internal sealed class FileClasses
 
     public FileClasses(IEnumerable<string> immutable, IEnumerable<string> @volatile)
     {
-        UserImmutable = [.. immutable];
-        UserVolatile = [.. @volatile];
         _rules =
         [
-            .. UserVolatile.Select(pattern => (Parse(pattern), FileClass.Volatile)),
-            .. UserImmutable.Select(pattern => (Parse(pattern), FileClass.Immutable)),
+            .. @volatile.Select(pattern => (Parse(pattern), FileClass.Volatile)),
+            .. immutable.Select(pattern => (Parse(pattern), FileClass.Immutable)),
             .. BuiltInImmutable.Select(pattern => (Parse(pattern), FileClass.Immutable)),
             .. BuiltInVolatile.Select(pattern => (Parse(pattern), FileClass.Volatile)),
         ];
     }
-
-    public IReadOnlyList<string> UserImmutable { get; }
-
-    public IReadOnlyList<string> UserVolatile { get; }
 
     /// <summary>Checks a glob given on the command line; throws <see cref="FormatException"/> with the reason.</summary>
     public static string Validate(string pattern)

@@ -64,16 +64,39 @@ internal sealed class PathMapping
     /// --flat: whether the file held under a name (stored from <paramref name="holderUrl"/>; null if put there by hand)
     /// belongs to another URL than <paramref name="url"/>. It is then neither served for it nor overwritten by it.
     /// </summary>
-    public bool HeldByAnother(string? holderUrl, string url) => Flat && holderUrl != url;
+    public bool HeldByAnother(string? holderUrl, Http.RequestUrl url) => Flat && holderUrl != url.ToString(); // the URL's text only in flat mode: a hit asks this
 
-    /// <summary>The path under the root where <paramref name="relativePath"/> (host:port/path) is kept.</summary>
+    /// <summary>
+    /// The path under the root where <paramref name="relativePath"/> (host:port/path) is kept: itself without --alias
+    /// and --flat; otherwise mapped once per relative-path instance (one per URL, see CacheLayout.RelativePath), so
+    /// that a hit neither maps anew nor hands the store a new string each time.
+    /// </summary>
     public string Map(string relativePath)
+    {
+        if (_aliases.Count == 0 && !Flat)
+        {
+            return relativePath;
+        }
+
+        if (_mapped.TryGetValue(relativePath, out var known))
+        {
+            return known;
+        }
+
+        var mapped = MapAnew(relativePath);
+        _mapped.AddOrUpdate(relativePath, mapped);
+        return mapped;
+    }
+
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<string, string> _mapped = new();
+
+    private string MapAnew(string relativePath)
     {
         foreach (var (target, prefixes) in _aliases)
         {
             foreach (var prefix in prefixes)
             {
-                if (relativePath.StartsWith(prefix + "/", StringComparison.Ordinal))
+                if (relativePath.Length > prefix.Length && relativePath[prefix.Length] == '/' && relativePath.StartsWith(prefix, StringComparison.Ordinal))
                 {
                     relativePath = target + relativePath[prefix.Length..];
                     return Flat ? LastName(relativePath) : relativePath;

@@ -60,7 +60,7 @@ internal static class BackgroundRevalidation
 
         if (response.Status == 200 && Freshness.IsStorable(background.Request, response))
         {
-            var download = new Download(server, background.Url!, relativePath);
+            var download = new Download(server, background.Url!, relativePath, background.FileClass);
             if (server.Downloads.Register(download) == download && await download.StartAsync(background, answer, requestTime, resumeFrom: 0, headers) is null)
             {
                 Log.Information("Downloading the new body of {Url:l} in the background", background.Url!.ToString());

@@ -91,7 +91,7 @@ internal static class CacheHandler
             return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }
 
-        if (entry is not null && cache.Mapping.HeldByAnother(entry.Response.Url, url.ToString()))
+        if (entry is not null && cache.Mapping.HeldByAnother(entry.Response.Url, url))
         {
             // --flat: this name holds another URL's file, which is never served for this one nor overwritten.
             Log.Warning("--flat: {Name:l} holds {Other:l}; {Url:l} is passed through uncached", relativePath, entry.Response.Url ?? "a file put there by hand", url.ToString());
@@ -127,25 +127,22 @@ internal static class CacheHandler
             return await HeadThroughAsync(NotOnlyIfCached(exchange), entry, relativePath);
         }
 
-        if (entry is not null && fileClass == FileClass.Volatile && server.Indexes.IsLearning)
+        if (entry is not null && fileClass == FileClass.Volatile)
         {
-            // A Release stored a moment ago is still being read: what it says of this index is about to be known.
-            var indexes = server.Indexes;
-            await exchange.Fiber.RunBlockingAsync(() =>
+            if (server.Indexes.IsLearning)
             {
-                indexes.WaitSettled();
-                return true;
-            }, Timeout.InfiniteTimeSpan);
-        }
+                // A Release stored a moment ago is still being read: what it says of this index is about to be known.
+                await exchange.Fiber.RunBlockingAsync(server.Indexes.WaitSettled, Timeout.InfiniteTimeSpan);
+            }
 
-        if (entry is not null && fileClass == FileClass.Volatile
-            && (entry.Response is { ETag: null, LastModified: null } || server.Indexes.IsOutOfStep(key!, entry.Response)))
-        {
             // An index without validators cannot be revalidated: fetched again, as one download for every client
             // asking meanwhile (a conditional GET each would be one origin request each). So is one that a newer
             // Release lists with another hash: its stored copy is of another generation, whatever a 304 would say.
-            Log.Debug("{Path:l} is an index without validators: fetching it again", relativePath);
-            return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
+            if (entry.Response is { ETag: null, LastModified: null } || server.Indexes.IsOutOfStep(key!, entry.Response))
+            {
+                Log.Debug("{Path:l} is an index without validators or of another generation: fetching it again", relativePath);
+                return await FetchAsync(NotOnlyIfCached(exchange), relativePath, request.Headers.EndToEnd(s_clientValidators.Contains));
+            }
         }
 
         if (entry is not null)
@@ -289,7 +286,7 @@ internal static class CacheHandler
     /// </summary>
     private static async ValueTask<string> StoreNewBodyAsync(Exchange exchange, string relativePath, OriginResponse answer, DateTimeOffset requestTime, HttpHeaders headers)
     {
-        var download = new Download(exchange.Server, exchange.Url!, relativePath);
+        var download = new Download(exchange.Server, exchange.Url!, relativePath, exchange.FileClass);
         if (exchange.Server.Downloads.Register(download) != download)
         {
             await Forwarder.RelayResponseAsync(exchange, answer);
@@ -306,7 +303,7 @@ internal static class CacheHandler
     private static async ValueTask<string> FetchAsync(Exchange exchange, string relativePath, HttpHeaders headers)
     {
         var requestTime = exchange.Server.Clock.GetUtcNow();
-        var download = new Download(exchange.Server, exchange.Url!, relativePath);
+        var download = new Download(exchange.Server, exchange.Url!, relativePath, exchange.FileClass);
         var running = exchange.Server.Downloads.Register(download);
         if (running != download)
         {
@@ -419,7 +416,7 @@ internal static class CacheHandler
             await exchange.Fiber.WaitUntilAsync(running.Progress, () => !running.IsPending, exchange.DownloadPatience);
 
             if (running.IsUnavailable || !running.Stored!.MatchesVary(exchange.Request.Headers)
-            || exchange.Server.CacheOptions.Mapping.HeldByAnother(running.Url.ToString(), exchange.Url!.ToString()))
+            || exchange.Server.CacheOptions.Mapping.HeldByAnother(running.Url.ToString(), exchange.Url!))
             {
                 running.Release();
                 return false;

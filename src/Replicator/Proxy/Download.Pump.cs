@@ -16,7 +16,7 @@ internal sealed partial class Download
 {
     private async ValueTask PumpAsync(Fiber fiber, UpstreamConnection origin, ResponseHead response, Framing framing)
     {
-        UpstreamConnection? upstream = origin; // null once handed back, before the commit
+        UpstreamConnection? upstream = origin; // null once its body is read and it is handed back
         var reader = new BodyReader(origin.Connection, framing);
         var pacer = _server.Origin.PacerFor(fiber);
         var state = DownloadState.Failed;
@@ -44,6 +44,8 @@ internal sealed partial class Download
                 throw new IOException($"received {received} of {announced} bytes");
             }
 
+            OriginClient.Release(origin, response, framing);
+            upstream = null;
             Length = received;
             var stored = Stored! with { Length = received };
             var partial = _partial!;
@@ -51,7 +53,7 @@ internal sealed partial class Download
             {
                 Log.Warning("Served {Url:l} whole ({Bytes} bytes) but did not store it: the disk refused it", Url.ToString(), received);
             }
-            else if (_server.CacheOptions.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.CacheOptions.Mapping.HeldByAnother(other.Response.Url, Url.ToString()))
+            else if (_server.CacheOptions.Mapping.Flat && _server.Store.Lookup(RelativePath) is { } other && _server.CacheOptions.Mapping.HeldByAnother(other.Response.Url, Url))
             {
                 // --flat: another URL's file has this name; it is never overwritten.
                 _server.Store.Discard(partial);
@@ -65,16 +67,10 @@ internal sealed partial class Download
                 // rename) follows without them waiting. Until it is done the body is not in the tree, so a crash
                 // in between leaves a partial to resume, never a torn file.
                 MarkReceived();
-                OriginClient.Release(upstream, response, framing);
-                upstream = null;
                 await CommitAsync(fiber, partial, stored);
             }
 
             state = DownloadState.Complete;
-            if (upstream is not null)
-            {
-                OriginClient.Release(upstream, response, framing);
-            }
         }
         catch (Exception e)
         {
@@ -90,11 +86,6 @@ internal sealed partial class Download
     }
 
     /// <summary>
-    /// Step (5). The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone
-    /// else. Its storage failing (no room for the metadata, a tree gone read-only) is not the download's: every
-    /// client still gets the whole body, which is just not stored.
-    /// </summary>
-    /// <summary>
     /// A body the repository's indexes describe is checked against them (issue 12), off the loop: one that does not
     /// match never enters the tree (its partial is dropped), and the download fails with the reason.
     /// </summary>
@@ -103,7 +94,7 @@ internal sealed partial class Download
         var indexes = _server.Indexes;
         try
         {
-            return await fiber.RunBlockingAsync(() => stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length) }, Timeout.InfiniteTimeSpan);
+            return await fiber.RunBlockingAsync(() => stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length, _mayBeListed) }, Timeout.InfiniteTimeSpan);
         }
         catch (UnverifiedBodyException e)
         {
@@ -113,6 +104,11 @@ internal sealed partial class Download
         }
     }
 
+    /// <summary>
+    /// Step (5). The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone
+    /// else. Its storage failing (no room for the metadata, a tree gone read-only) is not the download's: every
+    /// client still gets the whole body, which is just not stored.
+    /// </summary>
     private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
     {
         var store = _server.Store;

@@ -45,13 +45,18 @@ internal sealed partial class Download
     /// mismatch can be answered 502, not cut off); a larger one streams, and a mismatch cuts its clients.</summary>
     public const long VerifyBeforeServingBelow = 64L << 20;
 
-    public Download(ProxyServer server, RequestUrl url, string relativePath)
+    /// <param name="fileClass">The URL's file class: only a package or an index can be described by the package indexes.</param>
+    public Download(ProxyServer server, RequestUrl url, string relativePath, FileClass fileClass)
     {
         _server = server;
         Url = url;
         RelativePath = relativePath;
         Key = CacheLayout.RelativePath(url) ?? relativePath;
+        _mayBeListed = fileClass != FileClass.Other;
     }
+
+    /// <summary>A package or an index (by its file class): the package indexes may describe it, so they are waited for.</summary>
+    private readonly bool _mayBeListed;
 
     private enum DownloadState
     {
@@ -226,15 +231,10 @@ internal sealed partial class Download
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
-            if (_server.Indexes.IsLearning)
+            if (_mayBeListed && _server.Indexes.IsLearning)
             {
                 // An index stored a moment ago is still being read: what it says of this file is about to be known.
-                var indexes = _server.Indexes;
-                await exchange.Fiber.RunBlockingAsync(() =>
-                {
-                    indexes.WaitSettled();
-                    return true;
-                }, Timeout.InfiniteTimeSpan);
+                await exchange.Fiber.RunBlockingAsync(_server.Indexes.WaitSettled, Timeout.InfiniteTimeSpan);
             }
 
             var expected = _server.Indexes.Expect(Key);

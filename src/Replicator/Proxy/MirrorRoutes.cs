@@ -37,8 +37,6 @@ internal sealed class MirrorRoutes
         }
     }
 
-    public IReadOnlyCollection<string> Names => _byName.Keys;
-
     /// <summary>Parses "NAME=URL" (--mirror); throws <see cref="FormatException"/> with the reason.</summary>
     public static (string Name, string Url) ParseMirror(string spec)
     {
@@ -73,7 +71,7 @@ internal sealed class MirrorRoutes
     /// </summary>
     public IReadOnlyList<RequestUrl>? Resolve(string target)
     {
-        if (target == "*" || target == "/" || target == "/favicon.ico" || target.StartsWith('?') || target.StartsWith("/?", StringComparison.Ordinal) || target.StartsWith(OwnPrefix, StringComparison.Ordinal))
+        if (target == "*" || target == "/" || target == "/favicon.ico" || target.StartsWith("/?", StringComparison.Ordinal) || target.StartsWith(OwnPrefix, StringComparison.Ordinal))
         {
             return null;
         }

@@ -196,7 +196,7 @@ internal static class Responder
 
             if (download.Error is { } error)
             {
-                throw new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
+                throw Failure(download, error);
             }
 
             await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.DownloadPatience);
@@ -224,14 +224,18 @@ internal static class Responder
 
             if (download.Error is { } error)
             {
-                throw error is Cache.Packages.UnverifiedBodyException
-                    ? new ProxyException(FailedStep.Unverified, error.Message)
-                    : new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
+                throw Failure(download, error);
             }
 
             await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.DownloadPatience);
         }
     }
+
+    /// <summary>What a download's failure means for a client following it: bytes that did not match the package
+    /// indexes (502, fetched once more by <see cref="CacheHandler"/>), or an origin that broke off.</summary>
+    private static ProxyException Failure(Download download, Exception error) => error is Cache.Packages.UnverifiedBodyException
+        ? new ProxyException(FailedStep.Unverified, error.Message)
+        : new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
 
     private static ResponsePlan Plan(Exchange exchange, StoredResponse stored, long? length)
     {

@@ -15,11 +15,21 @@ internal readonly record struct ListedFile(string Path, long Size, string Sha256
 /// </summary>
 internal static class DebianIndex
 {
-    /// <summary>What kind of index a file name is, or null for none.</summary>
-    public static IndexKind? KindOf(string name)
+    private static readonly string[] s_compressions = [".gz", ".xz", ".bz2", ".zst", ".lz4"];
+
+    /// <summary>What kind of index a file name is, or null for none (asked on package hits: no allocation).</summary>
+    public static IndexKind? KindOf(ReadOnlySpan<char> name)
     {
-        var bare = StripCompression(name);
-        return bare switch
+        foreach (var extension in s_compressions)
+        {
+            if (name.EndsWith(extension, StringComparison.Ordinal))
+            {
+                name = name[..^extension.Length];
+                break;
+            }
+        }
+
+        return name switch
         {
             "InRelease" or "Release" => IndexKind.Release,
             "Packages" => IndexKind.Packages,
@@ -28,19 +38,8 @@ internal static class DebianIndex
         };
     }
 
-    /// <summary>The name without a compression extension apt knows.</summary>
-    public static string StripCompression(string name)
-    {
-        foreach (var extension in (string[])[".gz", ".xz", ".bz2", ".zst", ".lz4"])
-        {
-            if (name.EndsWith(extension, StringComparison.Ordinal))
-            {
-                return name[..^extension.Length];
-            }
-        }
-
-        return name;
-    }
+    /// <summary>The last segment of a slash-separated path.</summary>
+    public static ReadOnlySpan<char> NameOf(string path) => path.AsSpan(path.LastIndexOf('/') + 1);
 
     /// <summary>Opens <paramref name="body"/> decompressed as a file named <paramref name="name"/> is compressed.</summary>
     public static Stream Decompressed(Stream body, string name)

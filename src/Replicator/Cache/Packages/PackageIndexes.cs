@@ -30,9 +30,6 @@ internal sealed class PackageIndexes
     private readonly ConcurrentDictionary<string, (long Length, DateTimeOffset Stamp)> _learnt = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<Task, byte> _pending = new();
 
-    /// <summary>The number of files the catalog knows an expectation for.</summary>
-    public int Count => _expected.Count;
-
     /// <summary>What <paramref name="key"/> must be, or null when no index says (a by-hash name says for itself).</summary>
     public Expectation? Expect(string key)
     {
@@ -51,10 +48,9 @@ internal sealed class PackageIndexes
     /// <summary>The kind of index <paramref name="key"/> is (by its name, or by what its Release says of its by-hash copy), or null.</summary>
     public (IndexKind Kind, string Name)? IndexOf(string key)
     {
-        var name = key[(key.LastIndexOf('/') + 1)..];
-        if (DebianIndex.KindOf(name) is { } kind)
+        if (DebianIndex.KindOf(DebianIndex.NameOf(key)) is { } kind)
         {
-            return (kind, name);
+            return (kind, DebianIndex.NameOf(key).ToString());
         }
 
         return _expected.TryGetValue(key, out var expected) && expected.Name is { } listed && DebianIndex.KindOf(listed) is { } listedKind
@@ -67,9 +63,15 @@ internal sealed class PackageIndexes
     /// being read. Returns its SHA256 when it was computed (an expected file, or an index), null when nothing is
     /// known of it; throws <see cref="UnverifiedBodyException"/> when it does not match. Blocking: off the loops.
     /// </summary>
-    public string? Verify(string key, SafeFileHandle body, long length)
+    /// <param name="mayBeListed">Whether an index may describe the file (a package or an index by its name): only then is
+    /// an index still being read waited for; any other download is checked against what is known now.</param>
+    public string? Verify(string key, SafeFileHandle body, long length, bool mayBeListed)
     {
-        WaitSettled();
+        if (mayBeListed)
+        {
+            WaitSettled();
+        }
+
         var expected = Expect(key);
         if (expected is null && IndexOf(key) is null)
         {
@@ -101,9 +103,16 @@ internal sealed class PackageIndexes
             return;
         }
 
-        // A by-hash file is an index only by what its Release says, which may still be being read: it waits for that.
-        var earlier = _pending.Keys.ToArray();
-        if (IndexOf(key) is null && (earlier.Length == 0 || !key.Contains("/by-hash/", StringComparison.Ordinal)))
+        // A package file or a page is no index: nothing more to do (this runs on package hits). A by-hash file is an
+        // index only by what its Release says, which may still be being read: it waits for that reading.
+        var named = IndexOf(key) is not null;
+        if (!named && !key.Contains("/by-hash/", StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        Task[] earlier = named ? [] : [.. _pending.Keys];
+        if (!named && earlier.Length == 0)
         {
             return;
         }
@@ -125,21 +134,30 @@ internal sealed class PackageIndexes
                 _learnt.TryRemove(key, out _);
             }
         });
+        Interlocked.Increment(ref _learning);
         _pending.TryAdd(task, 0);
-        task.ContinueWith(done => _pending.TryRemove(done, out _), TaskScheduler.Default);
+        task.ContinueWith(done =>
+        {
+            _pending.TryRemove(done, out _);
+            Interlocked.Decrement(ref _learning);
+        }, TaskScheduler.Default);
     }
 
-    /// <summary>Whether an index is being read now (a download deciding what it expects waits for it first).</summary>
-    public bool IsLearning => !_pending.IsEmpty;
+    /// <summary>How many indexes are being read now (a counter: asking a concurrent dictionary if it is empty locks it whole).</summary>
+    private int _learning;
 
-    /// <summary>Waits (bounded) until the indexes being read have been.</summary>
-    public void WaitSettled()
+    /// <summary>Whether an index is being read now (a download deciding what it expects waits for it first).</summary>
+    public bool IsLearning => Volatile.Read(ref _learning) > 0;
+
+    /// <summary>Waits (bounded) until the indexes being read have been; true (a shape for <c>RunBlockingAsync</c>).</summary>
+    public bool WaitSettled()
     {
-        var pending = _pending.Keys.ToArray();
-        if (pending.Length > 0)
+        if (IsLearning)
         {
-            Task.WaitAll(pending, s_settleTimeout);
+            Task.WaitAll([.. _pending.Keys], s_settleTimeout);
         }
+
+        return true;
     }
 
     private void Read(string key, IndexKind kind, string name, Func<SafeFileHandle> open)
@@ -155,9 +173,8 @@ internal sealed class PackageIndexes
             foreach (var listed in DebianIndex.Read(kind, text))
             {
                 var path = baseDirectory + "/" + listed.Path;
-                var listedName = kind == IndexKind.Release && DebianIndex.KindOf(listed.Path[(listed.Path.LastIndexOf('/') + 1)..]) is not null
-                    ? listed.Path[(listed.Path.LastIndexOf('/') + 1)..]
-                    : null;
+                var listedFile = DebianIndex.NameOf(listed.Path);
+                var listedName = kind == IndexKind.Release && DebianIndex.KindOf(listedFile) is not null ? listedFile.ToString() : null;
                 _expected[path] = new Expectation(listed.Size, listed.Sha256, source, listedName);
                 if (kind == IndexKind.Release)
                 {
