@@ -128,6 +128,22 @@ public static class FiberSocketExtensions
     }
 
     /// <summary>
+    /// One send(2) of what the socket takes now, without waiting: the bytes sent, 0 when it has no room (wait with
+    /// <see cref="Fiber.WritableAsync"/>). For memory that may change while a fiber waits: the caller looks again
+    /// after the wait instead of sending bytes that were overwritten meanwhile.
+    /// </summary>
+    public static int SendNow(Socket socket, ReadOnlySpan<byte> data)
+    {
+        var sent = Call(socket, data, send: true, out var errno);
+        if (sent >= 0)
+        {
+            return (int)sent;
+        }
+
+        return errno == Interop.EAGAIN ? 0 : throw new SocketException((int)Interop.SocketErrorOf(errno));
+    }
+
+    /// <summary>
     /// Sends <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> with sendfile(2):
     /// the kernel copies from the page cache to the socket, the bytes never pass through managed memory.
     /// </summary>

@@ -70,7 +70,14 @@ internal sealed class PartialBody : IDisposable
     public StoredResponse? Resumable { get; }
 
     /// <summary>Writes a piece of body at <paramref name="offset"/> (an IOException when the disk refuses it).</summary>
-    public void Write(long offset, ReadOnlySpan<byte> piece) => RandomAccess.Write(Handle, piece, offset);
+    public void Write(long offset, ReadOnlySpan<byte> piece)
+    {
+        BeforeWrite?.Invoke(RelativePath);
+        RandomAccess.Write(Handle, piece, offset);
+    }
+
+    /// <summary>Test seam (see <see cref="CacheStore.BeforeBodyWrite"/>).</summary>
+    public Action<string>? BeforeWrite { get; init; }
 
     /// <summary>Starts writing a range out to disk without waiting (see <see cref="NativeFile.StartWriteback"/>).</summary>
     public void StartWriteback(long offset, long count) => NativeFile.StartWriteback(Handle, offset, count);
@@ -298,6 +305,12 @@ internal sealed class CacheStore
     }
 
     /// <summary>
+    /// Test seam: runs on the writing thread before each write into a partial body, with its path; a test blocks in
+    /// it to play a disk that has stalled.
+    /// </summary>
+    internal Action<string>? BeforeBodyWrite { get; set; }
+
+    /// <summary>
     /// Opens the partial body of <paramref name="relativePath"/> for <paramref name="stored"/>, keeping its first
     /// <paramref name="keep"/> bytes (a resume, as <see cref="FindResumable"/> found them) and dropping the rest, and
     /// records (fsynced) what it will hold. One download per path at a time: the download registry makes sure of
@@ -309,7 +322,7 @@ internal sealed class CacheStore
         RefuseLinks(path);
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
         var handle = _fs.File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null);
+        var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null) { BeforeWrite = BeforeBodyWrite };
         try
         {
             if (RandomAccess.GetLength(handle) < keep)

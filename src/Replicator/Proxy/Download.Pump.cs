@@ -23,7 +23,7 @@ internal sealed partial class Download
         Exception? error = null;
         try
         {
-            while (await reader.ReadAsync(fiber, _server.Options.Timeout, static (piece, download) => download.Write(piece), this))
+            while (await reader.ReadAsync(fiber, _server.Options.Timeout, static (piece, state) => state.Download.Write(state.Fiber, piece), (Download: this, Fiber: fiber)))
             {
                 if (pacer is not null)
                 {
@@ -47,6 +47,15 @@ internal sealed partial class Download
             OriginClient.Release(origin, response, framing);
             upstream = null;
             Length = received;
+            var checkedFirst = _mayBeListed || _server.Indexes.Describes(Key);
+            if (!checkedFirst)
+            {
+                // Nothing checks this body: clients on this loop may have its last byte from the ring now, the
+                // others as the file gets it; the commit follows without them.
+                MarkReceived();
+            }
+
+            await FlushAsync(fiber);
             var stored = Stored! with { Length = received };
             var partial = _partial!;
             if (Tail is not null)
@@ -62,11 +71,14 @@ internal sealed partial class Download
             else
             {
                 stored = await VerifyAsync(fiber, partial, stored);
+                if (checkedFirst)
+                {
+                    // Every byte is here and verified: the clients get their last byte now.
+                    MarkReceived();
+                }
 
-                // Every byte is here (and verified): the clients get their last byte now, and the commit (fsync,
-                // rename) follows without them waiting. Until it is done the body is not in the tree, so a crash
-                // in between leaves a partial to resume, never a torn file.
-                MarkReceived();
+                // The commit (fsync, rename) runs without the clients waiting. Until it is done the body is not in
+                // the tree, so a crash in between leaves a partial to resume, never a torn file.
                 await CommitAsync(fiber, partial, stored);
             }
 
@@ -81,7 +93,16 @@ internal sealed partial class Download
         }
         finally
         {
-            Finish(state, error);
+            try
+            {
+                // Whatever arrived goes into the partial, so that the next request resumes after it.
+                await FlushAsync(fiber, spill: false);
+            }
+            finally
+            {
+                EndRing();
+                Finish(state, error);
+            }
         }
     }
 
@@ -138,49 +159,4 @@ internal sealed partial class Download
     private bool WorthFinishing() => Length is { } length
         ? Available * 2 >= length || length <= _server.CacheOptions.FinishBelow
         : Available <= _server.CacheOptions.FinishBelow;
-
-    private ValueTask Write(ReadOnlyMemory<byte> piece)
-    {
-        if (Tail is null)
-        {
-            try
-            {
-                _partial!.Write(Available, piece.Span);
-            }
-            catch (Exception e) when (StorageHealth.IsStorageError(e))
-            {
-                SpillToMemory(e);
-            }
-        }
-
-        Tail?.Append(Available, piece.Span);
-
-        var available = Interlocked.Add(ref _available, piece.Length);
-        if (Tail is null && available - _writebackStarted >= WritebackStep)
-        {
-            _partial!.StartWriteback(_writebackStarted, available - _writebackStarted);
-            _writebackStarted = available;
-        }
-
-        Progress.Raise();
-        return ValueTask.CompletedTask;
-    }
-
-    /// <summary>
-    /// The disk refused a piece: the rest of the body goes to memory for the clients following it; the partial
-    /// leaves the tree (its blocks are freed once the last reader lets go), and so do the partials nobody resumes.
-    /// </summary>
-    private void SpillToMemory(Exception error)
-    {
-        var store = _server.Store;
-        store.Health.Failed($"writing {Url}", error);
-        store.Discard(_partial!);
-        var freed = store.DeleteAbandonedPartials(path => _server.Downloads.Find(path) is not null);
-        if (freed > 0)
-        {
-            Log.Warning("Deleted {Bytes} bytes of abandoned partial downloads to free space", freed);
-        }
-
-        Volatile.Write(ref _tail, new MemoryTail(Available));
-    }
 }

@@ -13,9 +13,10 @@ namespace Replicator.Proxy;
 ///       (Range: bytes=N- with If-Range); clients arriving meanwhile wait for the answer's head;
 ///   (2) 206 that fits: append; 200: start over; 412, 416 or a Content-Range that does not fit: discard and ask again
 ///       without Range; a response that may not be stored: the first client relays it, the others ask on their own;
-///   (3) the body is pumped into the partial file by a fiber of its own, so no client's pace (or departure) holds it
-///       up; clients follow the file on disk up to <see cref="Available"/>, woken by <see cref="Progress"/>, so memory
-///       does not grow with the number or slowness of readers;
+///   (3) the body is pumped by a fiber of its own (so no client's pace, or departure, holds it up) into a bounded
+///       ring in memory, and written behind into the partial file off the loop (see Download.WriteBehind.cs);
+///       clients follow the ring or the file, woken by <see cref="Progress"/>, so memory does not grow with the
+///       number or slowness of readers;
 ///   (4) when the last client has gone, the download goes on only if it is more than half done or smaller than
 ///       --finish-below; otherwise it stops and its partial stays, to be resumed by the next request;
 ///   (5) complete (every announced byte, or a chunked body that ended properly): moved into the tree
@@ -88,7 +89,7 @@ internal sealed partial class Download
     /// <summary>Where the body continues in memory instead of the file (the disk refused it), or null.</summary>
     public MemoryTail? Tail => Volatile.Read(ref _tail);
 
-    /// <summary>Bytes in the file so far, from offset 0; they can be read by anyone.</summary>
+    /// <summary>Bytes of the body received so far, from offset 0 (in the ring, the file or the memory tail).</summary>
     public long Available => Interlocked.Read(ref _available);
 
     public bool IsPending => _state == DownloadState.Pending;
@@ -240,7 +241,7 @@ internal sealed partial class Download
             var expected = _server.Indexes.Expect(Key);
             HoldsHead = expected is not null && (Length ?? expected.Size ?? long.MaxValue) <= VerifyBeforeServingBelow;
             Interlocked.Exchange(ref _available, resumeFrom);
-            _writebackStarted = Available;
+            StartRing(exchange.Fiber.Loop, resumeFrom);
             if (resumed)
             {
                 Log.Information("Resuming {Url:l} at byte {Offset} of {Length}", Url.ToString(), resumeFrom, Length);

@@ -93,6 +93,40 @@ internal sealed class Exchange
         BytesSent += data.Length;
     }
 
+    /// <summary>
+    /// Sends what the client's socket takes now of <paramref name="data"/> (see <see cref="FiberSocketExtensions.SendNow"/>):
+    /// the count sent, 0 when it has no room; wait with <see cref="WaitWritableAsync"/>.
+    /// </summary>
+    public int SendNow(ReadOnlySpan<byte> data)
+    {
+        ResponseStarted = true;
+        int sent;
+        try
+        {
+            sent = FiberSocketExtensions.SendNow(Client.Socket, data);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+        }
+
+        BytesSent += sent;
+        return sent;
+    }
+
+    /// <summary>Waits until the client's socket has room; a client that stopped reading is <see cref="ClientGoneException"/>.</summary>
+    public async ValueTask WaitWritableAsync()
+    {
+        try
+        {
+            await Fiber.WritableAsync(Client.Socket, Timeout);
+        }
+        catch (FiberTimeoutException e)
+        {
+            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+        }
+    }
+
     /// <summary>Sends part of a file to the client (sendfile); failures of the client as <see cref="SendAsync"/>.</summary>
     public async ValueTask SendFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
     {

@@ -152,44 +152,56 @@ internal static class Responder
         var offset = plan.Offset;
         var end = plan.Count < 0 ? long.MaxValue : plan.Offset + plan.Count;
         var bodyEnd = download.Length ?? long.MaxValue;
+        var onPumpLoop = !plan.Chunked && exchange.Fiber.Loop == download.PumpLoop;
         while (offset < end)
         {
             var generation = download.Progress.Generation;
             // The body's last byte goes out only once every byte has arrived (and been verified): a body that ends
             // short never looks complete to anyone. The commit into the tree may still be running then.
             var complete = download.BodyReceived;
-            var available = Math.Min(complete ? download.Available : Math.Min(download.Available, bodyEnd - 1), end);
-            if (available > offset)
+            var limit = Math.Min(complete ? long.MaxValue : bodyEnd - 1, end);
+            var tail = download.Tail;
+            if (onPumpLoop && tail is null && download.Ring is { } ring && offset >= ring.Floor)
             {
-                // Up to where the disk refused the body, from the file; past it, from memory (see Download).
-                var tail = download.Tail;
-                var fromMemory = tail is not null && offset >= tail.Start ? tail.Read(offset, available - offset) : ReadOnlyMemory<byte>.Empty;
-                var count = tail is null ? available - offset : offset >= tail.Start ? fromMemory.Length : Math.Min(available, tail.Start) - offset;
-                if (plan.Chunked)
+                // The latest bytes, from memory, as they arrive: only what the socket takes now, since the ring may
+                // move on while this client waits for room (it then continues from the file).
+                var upTo = Math.Min(ring.End, limit);
+                if (upTo > offset)
                 {
-                    await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
-                }
+                    var sent = exchange.SendNow(ring.Read(offset, upTo - offset).Span);
+                    offset += sent;
+                    if (sent == 0)
+                    {
+                        await exchange.WaitWritableAsync();
+                    }
 
-                if (fromMemory.IsEmpty)
-                {
-                    await exchange.SendFileAsync(download.File, offset, count);
+                    continue;
                 }
-                else
+            }
+            else if (tail is not null && offset >= tail.Start)
+            {
+                // Past where the disk refused the body: from memory (see Download).
+                var fromMemory = tail.Read(offset, Math.Min(download.Available, limit) - offset);
+                if (!fromMemory.IsEmpty)
                 {
-                    await exchange.SendAsync(fromMemory);
+                    await SendPieceAsync(exchange, plan.Chunked, fromMemory.Length, () => exchange.SendAsync(fromMemory));
+                    offset += fromMemory.Length;
+                    continue;
                 }
-
-                available = offset + count;
-                if (plan.Chunked)
+            }
+            else
+            {
+                // From the file, as far as it has been written.
+                var count = Math.Min(tail?.Start ?? download.Written, limit) - offset;
+                if (count > 0)
                 {
-                    await exchange.SendAsync("\r\n"u8.ToArray());
+                    await SendPieceAsync(exchange, plan.Chunked, count, () => exchange.SendFileAsync(download.File, offset, count));
+                    offset += count;
+                    continue;
                 }
-
-                offset = available;
-                continue;
             }
 
-            if (complete)
+            if (complete && offset >= download.Available)
             {
                 break;
             }
@@ -205,6 +217,21 @@ internal static class Responder
         if (plan.Chunked)
         {
             await exchange.SendAsync(ChunkedEncoding.End);
+        }
+    }
+
+    /// <summary>Sends <paramref name="count"/> bytes of body with <paramref name="send"/>, as one chunk when the response is chunked.</summary>
+    private static async ValueTask SendPieceAsync(Exchange exchange, bool chunked, long count, Func<ValueTask> send)
+    {
+        if (chunked)
+        {
+            await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
+        }
+
+        await send();
+        if (chunked)
+        {
+            await exchange.SendAsync("\r\n"u8.ToArray());
         }
     }
 

@@ -119,6 +119,33 @@ public sealed class SharedDownloadTests
     }
 
     [Fact]
+    public async Task StalledDisk_DoesNotHoldUpTheMiss_AndTheTreeGetsTheBodyOnceTheDiskMoves()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        using var disk = new ManualResetEventSlim();
+        var stalled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        proxy.Server.Store.BeforeBodyWrite = _ =>
+        {
+            stalled.TrySetResult();
+            disk.Wait(TimeSpan.FromSeconds(30));
+        };
+        var file = proxy.Origin.Files["/big"] = new OriginFile(Body(seed: 3, size: 3 * Size));
+
+        // Every write into the partial is held, as by a disk that stopped: the client still gets every byte.
+        var response = await proxy.Client.GetAsync(proxy.Origin.Url("/big"), HttpCompletionOption.ResponseHeadersRead);
+        var body = new byte[file.Body.Length];
+        await (await response.Content.ReadAsStreamAsync()).ReadExactlyAsync(body).AsTask().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.Equal(file.Body, body);
+        await stalled.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.False(File.Exists(proxy.CachedPath("/big")));
+
+        disk.Set();
+        await proxy.SettledAsync();
+        Assert.Equal(file.Body, File.ReadAllBytes(proxy.CachedPath("/big")));
+        Assert.Equal(1, proxy.Origin.CountRequests("/big"));
+    }
+
+    [Fact]
     public async Task OriginBreakingOffHalfWay_LeavesAPartial_ThatTheNextRequestResumes()
     {
         await using var proxy = await ProxyFixture.StartAsync();

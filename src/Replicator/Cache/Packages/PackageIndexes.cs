@@ -58,6 +58,9 @@ internal sealed class PackageIndexes
             : null;
     }
 
+    /// <summary>Whether what is known now describes <paramref name="key"/>: a file an index lists, or an index itself.</summary>
+    public bool Describes(string key) => Expect(key) is not null || IndexOf(key) is not null;
+
     /// <summary>
     /// Checks a complete body against what is expected of <paramref name="key"/>, waiting (bounded) for indexes still
     /// being read. Returns its SHA256 when it was computed (an expected file, or an index), null when nothing is
@@ -72,12 +75,12 @@ internal sealed class PackageIndexes
             WaitSettled();
         }
 
-        var expected = Expect(key);
-        if (expected is null && IndexOf(key) is null)
+        if (!Describes(key))
         {
             return null;
         }
 
+        var expected = Expect(key);
         var sha256 = Sha256Of(body, length);
         if (expected is not null && (sha256 != expected.Sha256 || (expected.Size is { } size && size != length)))
         {

@@ -1,0 +1,215 @@
+using Replicator.Cache;
+using Replicator.Fibers;
+using Serilog;
+
+namespace Replicator.Proxy;
+
+/// <summary>
+/// Why a miss does not run at the disk's pace (issue 13): each piece of the body goes into the download's
+/// <see cref="DownloadRing"/>, where clients on the download's loop take it at once, and the file is written behind
+/// them by one write at a time on the thread pool (its writeback started there too), so neither the copy into new
+/// page-cache pages nor a slow disk holds up the loop. The file holds the body up to <see cref="Written"/>; clients on
+/// other loops, and any that fell behind the ring, follow the file. The ring is bounded: when it is full of bytes not
+/// yet written, the download waits for the disk (memory never grows with a slow disk).
+/// A write the disk refuses moves the rest of the body to a <see cref="MemoryTail"/> from <see cref="Written"/> on.
+/// </summary>
+internal sealed partial class Download
+{
+    private DownloadRing? _ring;
+    private DownloadRing? _ringMemory;
+    private long _written;
+    private int _writing;
+    private Exception? _writeError;
+
+    /// <summary>The ring's users: the download's fiber, and the write in flight; the last one gives its memory back.</summary>
+    private int _ringUsers;
+
+    /// <summary>The loop the body arrives on: only its fibers read <see cref="Ring"/>.</summary>
+    public FiberLoop? PumpLoop { get; private set; }
+
+    /// <summary>The latest bytes of the body while it arrives; null before and after. Read it on <see cref="PumpLoop"/> only.</summary>
+    public DownloadRing? Ring => _ring;
+
+    /// <summary>Bytes of the body in the file so far, from offset 0.</summary>
+    public long Written => Interlocked.Read(ref _written);
+
+    /// <summary>Sets up the ring for a body continuing at <paramref name="start"/>; called once, before the pump runs.</summary>
+    private void StartRing(FiberLoop loop, long start)
+    {
+        PumpLoop = loop;
+        Interlocked.Exchange(ref _written, start);
+        _writebackStarted = start;
+        _ring = _ringMemory = new DownloadRing(start, Length - start);
+        _ringUsers = 1;
+    }
+
+    private async ValueTask Write(Fiber fiber, ReadOnlyMemory<byte> piece)
+    {
+        while (!piece.IsEmpty)
+        {
+            if (Tail is null && Volatile.Read(ref _writeError) is { } refused && Volatile.Read(ref _writing) == 0)
+            {
+                SpillToMemory(refused);
+            }
+
+            if (Tail is { } tail)
+            {
+                tail.Append(Available, piece.Span);
+                Interlocked.Add(ref _available, piece.Length);
+                break;
+            }
+
+            var ring = _ring!;
+            var room = (int)Math.Min(piece.Length, ring.Capacity - (ring.End - Written));
+            if (room == 0)
+            {
+                // The ring is full of bytes the disk has not taken yet: wait for it.
+                var generation = Progress.Generation;
+                StartWrite();
+                if (ring.Capacity - (ring.End - Written) == 0 && Volatile.Read(ref _writing) != 0)
+                {
+                    await fiber.WaitAsync(Progress, generation, Timeout.InfiniteTimeSpan);
+                }
+
+                continue;
+            }
+
+            ring.Append(piece.Span[..room]);
+            Interlocked.Add(ref _available, room);
+            piece = piece[room..];
+        }
+
+        StartWrite();
+        Progress.Raise();
+    }
+
+    /// <summary>Starts writing what the ring holds beyond <see cref="Written"/>, unless a write is in flight (it takes that too).</summary>
+    private void StartWrite()
+    {
+        var ring = _ringMemory;
+        if (ring is null || Tail is not null || Volatile.Read(ref _writeError) is not null || ring.End == Written)
+        {
+            return;
+        }
+
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            Interlocked.Increment(ref _ringUsers);
+            ThreadPool.UnsafeQueueUserWorkItem(static state => state.Download.WriteBehind(state.Ring), (Download: this, Ring: ring), preferLocal: false);
+        }
+    }
+
+    /// <summary>
+    /// On the thread pool: writes the ring into the file until it has caught up with the bytes received, letting the
+    /// loop know after each run (readers of the file, and a download waiting for room).
+    /// </summary>
+    private void WriteBehind(DownloadRing ring)
+    {
+        try
+        {
+            do
+            {
+                for (long from = Written, to = ring.End; from < to; from = Written, to = ring.End)
+                {
+                    var first = ring.Read(from, to - from);
+                    _partial!.Write(from, first.Span);
+                    var written = from + first.Length;
+                    if (written - _writebackStarted >= WritebackStep)
+                    {
+                        _partial.StartWriteback(_writebackStarted, written - _writebackStarted);
+                        _writebackStarted = written;
+                    }
+
+                    Interlocked.Exchange(ref _written, written);
+                    Progress.Raise();
+                }
+
+                Volatile.Write(ref _writing, 0);
+            }
+            // Bytes appended just as this write was ending found it still in flight: take them too.
+            while (ring.End != Written && Interlocked.CompareExchange(ref _writing, 1, 0) == 0);
+        }
+        catch (Exception e)
+        {
+            Volatile.Write(ref _writeError, e);
+            Volatile.Write(ref _writing, 0);
+        }
+        finally
+        {
+            ReleaseRing();
+            Progress.Raise();
+        }
+    }
+
+    /// <summary>
+    /// Waits until the file holds every byte received (or the disk refused one). With <paramref name="spill"/>, a
+    /// refusal moves the rest to memory; without, the file simply holds what it could take.
+    /// </summary>
+    private async ValueTask FlushAsync(Fiber fiber, bool spill = true)
+    {
+        while (Tail is null)
+        {
+            var generation = Progress.Generation;
+            StartWrite();
+            if (Volatile.Read(ref _writing) == 0)
+            {
+                if (Volatile.Read(ref _writeError) is not { } refused || !spill)
+                {
+                    return;
+                }
+
+                SpillToMemory(refused);
+                return;
+            }
+
+            await fiber.WaitAsync(Progress, generation, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    /// <summary>The download's fiber lets go of the ring: readers find it gone, and its memory goes back once no write uses it.</summary>
+    private void EndRing()
+    {
+        if (_ring is not null)
+        {
+            _ring = null;
+            ReleaseRing();
+        }
+    }
+
+    private void ReleaseRing()
+    {
+        if (Interlocked.Decrement(ref _ringUsers) == 0)
+        {
+            Interlocked.Exchange(ref _ringMemory, null)?.GiveBack();
+        }
+    }
+
+    /// <summary>
+    /// The disk refused a write: the rest of the body (from what the file holds on) goes to memory for the clients
+    /// following it; the partial leaves the tree (its blocks are freed once the last reader lets go), and so do the
+    /// partials nobody resumes. Only with no write in flight.
+    /// </summary>
+    private void SpillToMemory(Exception error)
+    {
+        var store = _server.Store;
+        store.Health.Failed($"writing {Url}", error);
+        store.Discard(_partial!);
+        var freed = store.DeleteAbandonedPartials(path => _server.Downloads.Find(path) is not null);
+        if (freed > 0)
+        {
+            Log.Warning("Deleted {Bytes} bytes of abandoned partial downloads to free space", freed);
+        }
+
+        var written = Written;
+        var tail = new MemoryTail(written);
+        var ring = _ring!;
+        for (var offset = written; offset < ring.End;)
+        {
+            var run = ring.Read(offset, ring.End - offset);
+            tail.Append(offset, run.Span);
+            offset += run.Length;
+        }
+
+        Volatile.Write(ref _tail, tail);
+    }
+}
