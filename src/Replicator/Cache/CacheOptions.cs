@@ -51,6 +51,9 @@ internal sealed record CacheOptions
     /// <summary>A complete cached body is served without asking the origin (--static or --offline).</summary>
     public bool Static => Serve != ServeWithoutAsking.Never;
 
+    /// <summary>The size cap and free space to keep (--max-size, --min-free): see <see cref="Upkeep.UsageLedger"/>.</summary>
+    public Upkeep.UpkeepOptions Upkeep { get; init; } = Cache.Upkeep.UpkeepOptions.Defaults;
+
     /// <summary>The origin is never contacted (--offline).</summary>
     public bool Offline => Serve == ServeWithoutAsking.Offline;
 }

@@ -433,6 +433,58 @@ internal sealed class CacheStore
         }
     }
 
+    /// <summary>
+    /// Removes a stored body with its metadata and any stored answer for its path (eviction, expiry, purge). A reader
+    /// that opened the body keeps reading what it opened. Returns the body's length, or -1 when no body was there.
+    /// </summary>
+    public long Remove(string relativePath)
+    {
+        var body = BodyPath(relativePath);
+        long length = -1;
+        try
+        {
+            var info = _fs.FileInfo.New(body);
+            if (info.Exists && !info.Attributes.HasFlag(FileAttributes.Directory))
+            {
+                length = info.Length;
+                _fs.File.Delete(body);
+            }
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+        }
+
+        DeleteQuietly(MetaPath(relativePath));
+        RemoveAnswer(relativePath);
+        Forget(relativePath);
+        return length;
+    }
+
+    /// <summary>Every body in the tree (never the proxy's own area, never through a link): its relative path, length and last write.</summary>
+    public IEnumerable<(string RelativePath, long Length, DateTime LastWriteUtc)> EnumerateBodies()
+    {
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        foreach (var top in _fs.Directory.EnumerateDirectories(Root))
+        {
+            if (_fs.Path.GetFileName(top) == CacheLayout.PrivateDirectory || _fs.File.GetAttributes(top).HasFlag(FileAttributes.ReparsePoint))
+            {
+                continue;
+            }
+
+            foreach (var file in _fs.DirectoryInfo.New(top).EnumerateFiles("*", options))
+            {
+                yield return (_fs.Path.GetRelativePath(Root, file.FullName), file.Length, file.LastWriteTimeUtc);
+            }
+        }
+    }
+
+    /// <summary>When the metadata of a body was last written (stored or revalidated), or null without metadata.</summary>
+    public DateTime? MetaWrittenUtc(string relativePath)
+    {
+        var meta = _fs.FileInfo.New(MetaPath(relativePath));
+        return meta.Exists ? meta.LastWriteTimeUtc : null;
+    }
+
     /// <summary>Drops what is remembered of a body that turned out to have changed behind the proxy's back.</summary>
     public void Forget(string relativePath) => _known.TryRemove(relativePath, out _);
 

@@ -89,7 +89,7 @@ internal static class ProxyHost
             Poller = settings.Host.Poller,
             Distribution = settings.Host.Distribution,
         });
-        var proxy = new ProxyServer(settings.Proxy, settings.Cache, new FileSystem());
+        using var proxy = new ProxyServer(settings.Proxy, settings.Cache, new FileSystem());
         // Before the first "listening" line: whoever reads it may signal at once.
         using var signals = engine.StopOnSignals(s_stopGrace);
         foreach (var endpoint in settings.Host.Endpoints)
@@ -114,6 +114,7 @@ internal static class ProxyHost
 
         engine.Start();
         engine.Completion.Wait();
+        proxy.Dispose(); // the usage recorded last is written before the process ends
         Log.Information("Replicator stopped");
         Log.CloseAndFlush();
         return 0;

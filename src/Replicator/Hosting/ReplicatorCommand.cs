@@ -68,7 +68,7 @@ internal sealed class CommandOptions
         {
             Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
             ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
-            External, Aliases, Flat, Mirror, CaFile, Immutable, Volatile, Heuristic, Config,
+            External, Aliases, Flat, Mirror, CaFile, Immutable, Volatile, Heuristic, MaxSize, MinFree, Admin, Config,
         };
     }
 
@@ -151,6 +151,12 @@ internal sealed class CommandOptions
 
     public Option<int> Heuristic { get; } = Integer("--heuristic", null, "percent of the time since Last-Modified a response without a stated lifetime stays fresh, at most a day (0: never)", Cache.CacheOptions.Defaults.HeuristicPercent, 0, 100, "a percentage (0-100)");
 
+    public Option<long?> MaxSize { get; } = Optional<long>("--max-size", "SIZE (K, M, G, T: 50G): the most the cached files may take; the least recently used go first", "a size such as 50G, 512M or 4096", Cache.Upkeep.ByteSize.TryParse);
+
+    public Option<double?> MinFree { get; } = Optional<double>("--min-free", "PERCENT (10%): free space to keep on the cache's file system; the least recently used files go first", "a percentage above 0 and below 100, such as 10%", Cache.Upkeep.ByteSize.TryParsePercent);
+
+    public Option<Proxy.ClientAccess> Admin { get; } = Parsed("--admin", "clients allowed to purge (PURGE requests), as CIDR or wildcard like --ip (repeatable; default: loopback only)", Proxy.ClientAccess.Parse);
+
     public Option<string?> Config { get; } = new("--config") { Description = "read options from FILE: 'name = value' lines with the long options' names; the command line overrides it" };
 
     /// <summary>The option with this long name (without the dashes), or null.</summary>
@@ -184,6 +190,7 @@ internal sealed class CommandOptions
             External = parsed.GetValue(External),
             Mirrors = new Proxy.MirrorRoutes(parsed.GetValue(Mirror) ?? []),
             ExtraAuthorities = parsed.GetValue(CaFile) ?? [],
+            Admin = parsed.GetValue(Admin) ?? Proxy.ClientAccess.LoopbackOnly,
         };
         var cache = new Cache.CacheOptions
         {
@@ -193,6 +200,7 @@ internal sealed class CommandOptions
             FinishBelow = parsed.GetValue(FinishBelow),
             Classes = new Cache.FileClasses(parsed.GetValue(Immutable) ?? [], parsed.GetValue(Volatile) ?? []),
             HeuristicPercent = parsed.GetValue(Heuristic),
+            Upkeep = new Cache.Upkeep.UpkeepOptions { MaxSize = parsed.GetValue(MaxSize), MinFree = parsed.GetValue(MinFree) },
         };
         return new Settings(host, proxy, cache);
     }
@@ -212,6 +220,19 @@ internal sealed class CommandOptions
         DefaultValueFactory = _ => defaultValue,
         CustomParser = result => Validate(result, Last(result), "a number of bytes (0 or more)", (string text, out long value) => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value) && value >= 0),
     };
+
+    /// <summary>An option without a default: null unless given.</summary>
+    private static Option<T?> Optional<T>(string name, string description, string expected, TextParser<T> parse)
+        where T : struct => new(name)
+        {
+            Description = description,
+            CustomParser = result => Validate<T?>(result, Last(result), expected, (string text, out T? value) =>
+            {
+                var ok = parse(text, out var parsed);
+                value = parsed;
+                return ok;
+            }),
+        };
 
     private static Option<int[]> Integers(string name, string description, int min, int max, string expected) => new(name)
     {

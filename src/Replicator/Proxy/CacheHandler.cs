@@ -67,6 +67,7 @@ internal static class CacheHandler
             return await Forwarder.PassThroughAsync(NotOnlyIfCached(exchange));
         }
 
+        exchange.CachePath = relativePath;
         if (server.Downloads.Find(relativePath) is { } running)
         {
             // A download whose body is all here (being committed) answers as the tree soon will: a hit.
@@ -111,6 +112,8 @@ internal static class CacheHandler
         {
             Log.Debug("{Path:l} is in the cache and may be served as it is", relativePath);
             NoticeIndex(server, key!, fileClass, entry);
+            // A large body is read for a while: the size cap's eviction leaves it alone meanwhile.
+            using var reading = entry.Length > Responder.SmallBody ? server.Usage.Reading(relativePath) : default;
             await Responder.ServeEntryAsync(exchange, entry, entry.Response);
             return cache.Offline ? Outcomes.Offline : Outcomes.Hit;
         }

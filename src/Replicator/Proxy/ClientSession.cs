@@ -100,7 +100,7 @@ internal sealed class ClientSession : IDisposable
     /// <summary>Answers one request and writes its access line; false when the connection ends after it.</summary>
     private async ValueTask<bool> ServeAsync(RequestHead request)
     {
-        var exchange = new Exchange(_server, _fiber, _client, _clientName, request) { ClientOnSameHost = _onSameHost };
+        var exchange = new Exchange(_server, _fiber, _client, _clientName, request) { ClientOnSameHost = _onSameHost, ClientAddress = _address };
         await HandleAsync(exchange);
         exchange.WriteAccessLog();
         return exchange.KeepAlive;
@@ -180,7 +180,11 @@ internal sealed class ClientSession : IDisposable
                 exchange.Url = RequestUrl.ParseAbsoluteRemembered(request.Target);
             }
 
-            if ((request.Method is "GET" or "HEAD") && request.BodyFraming().Kind == BodyKind.None)
+            if (request.Method == Purge.Method)
+            {
+                exchange.Outcome = await Purge.RunAsync(exchange);
+            }
+            else if ((request.Method is "GET" or "HEAD") && request.BodyFraming().Kind == BodyKind.None)
             {
                 exchange.Outcome = await CacheHandler.HandleAsync(exchange);
             }

@@ -140,6 +140,7 @@ internal sealed partial class Download
                 store.Health.Succeeded();
                 store.RemoveAnswer(RelativePath); // a 301 or 404 stored before is no longer the answer
                 Log.Information("Stored {Url:l} ({Bytes} bytes)", Url.ToString(), stored.Length);
+                _server.Usage.Stored(RelativePath, stored.Length, _fileClass);
                 var body = store.BodyPath(RelativePath);
                 _server.Indexes.Learn(Key, stored.Length, stored.BodyStamp, () => store.Tree.OpenForReading(body));
             }

@@ -54,10 +54,13 @@ internal sealed partial class Download
         RelativePath = relativePath;
         Key = CacheLayout.RelativePath(url) ?? relativePath;
         _mayBeListed = fileClass != FileClass.Other;
+        _fileClass = fileClass;
     }
 
     /// <summary>A package or an index (by its file class): the package indexes may describe it, so they are waited for.</summary>
     private readonly bool _mayBeListed;
+
+    private readonly FileClass _fileClass;
 
     private enum DownloadState
     {

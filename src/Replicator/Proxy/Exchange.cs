@@ -74,6 +74,12 @@ internal sealed class Exchange
     /// <summary>What the access log says of the answer: what the handler returned, or what its failure means (set by the session).</summary>
     public string Outcome { get; set; } = Outcomes.Pass;
 
+    /// <summary>The client's address (null for the proxy's own background exchanges).</summary>
+    public System.Net.IPAddress? ClientAddress { get; init; }
+
+    /// <summary>The cache path of the URL when the cache handled it (the usage ledger counts it), else null.</summary>
+    public string? CachePath { get; set; }
+
     /// <summary>The file class of the URL (package, index, other), set by the cache handler; the access log names it.</summary>
     public Cache.FileClass FileClass { get; set; }
 
@@ -164,10 +170,28 @@ internal sealed class Exchange
 
     public void CountSent(long bytes) => BytesSent += bytes;
 
+    private void RecordUsage(string cachePath)
+    {
+        switch (Outcome)
+        {
+            case Outcomes.Hit or Outcomes.Offline or Outcomes.Stale or Outcomes.Revalidated:
+                Server.Usage.Hit(cachePath, BytesSent);
+                break;
+            case Outcomes.Miss:
+                Server.Usage.Miss(cachePath, BytesSent);
+                break;
+        }
+    }
+
     public void WriteAccessLog()
     {
         var duration = Server.Clock.GetElapsedTime(_started);
         Server.Counters.Count(FileClass, Outcome);
+        if (CachePath is { } cachePath)
+        {
+            RecordUsage(cachePath);
+        }
+
         Server.OnAccess?.Invoke(new AccessRecord(ClientName, Request.Method, Url?.ToString() ?? Request.Target, Status, BytesSent, Outcome, duration, FileClass));
         if (!Log.IsEnabled(LogEventLevel.Information))
         {

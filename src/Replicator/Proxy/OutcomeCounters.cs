@@ -13,7 +13,7 @@ internal sealed class OutcomeCounters
     private static readonly string[] s_outcomes =
     [
         Outcomes.Hit, Outcomes.Miss, Outcomes.Revalidated, Outcomes.Stale, Outcomes.Pass, Outcomes.Tunnel, Outcomes.Offline,
-        Outcomes.Aborted, $"{Outcomes.Error}:client", $"{Outcomes.Error}:upstream", $"{Outcomes.Error}:proxy", "OTHER",
+        Outcomes.Aborted, Purge.Outcome, $"{Outcomes.Error}:client", $"{Outcomes.Error}:upstream", $"{Outcomes.Error}:proxy", "OTHER",
     ];
 
     private static readonly int s_classes = Enum.GetValues<FileClass>().Length;

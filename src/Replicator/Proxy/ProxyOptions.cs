@@ -42,6 +42,9 @@ internal sealed record ProxyOptions
     /// <summary>Authorities trusted for https origins besides the system's (--ca-file).</summary>
     public System.Security.Cryptography.X509Certificates.X509Certificate2Collection ExtraAuthorities { get; init; } = [];
 
+    /// <summary>Clients allowed to change the cache: PURGE (--admin; loopback by default).</summary>
+    public ClientAccess Admin { get; init; } = ClientAccess.LoopbackOnly;
+
     /// <summary>Upstream bytes per second for each transfer (--limit); 0: no limit.</summary>
     public long Limit { get; init; }
 }

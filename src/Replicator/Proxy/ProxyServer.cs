@@ -10,7 +10,7 @@ namespace Replicator.Proxy;
 /// The replicating proxy: listens on the configured endpoints of a fiber engine and runs one
 /// <see cref="ClientSession"/> per accepted connection. Tests start it in-process on port 0.
 /// </summary>
-internal sealed class ProxyServer
+internal sealed class ProxyServer : IDisposable
 {
     public ProxyServer(ProxyOptions options, CacheOptions cacheOptions, IFileSystem fileSystem, TimeProvider? clock = null)
     {
@@ -22,7 +22,14 @@ internal sealed class ProxyServer
         MappedBodies = MappedBody.Keeper(Clock, Store.Tree, cacheOptions.MappedBodyBudget);
         Admission = new ClientAdmission(options.Access, options.MaxClientConnections, Clock);
         Origin = new OriginClient(options, cacheOptions.Offline, Clock);
+        Usage = new Cache.Upkeep.UsageLedger(Store, cacheOptions.Upkeep, Clock);
     }
+
+    /// <summary>What the tree cannot hold (last use, hits, totals) and the size cap's eviction.</summary>
+    public Cache.Upkeep.UsageLedger Usage { get; }
+
+    /// <summary>Writes what is recorded and stops the upkeep (after the engine has stopped).</summary>
+    public void Dispose() => Usage.Dispose();
 
     public ProxyOptions Options { get; }
 

@@ -171,6 +171,40 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public void UpkeepOptions_ReachTheSettings()
+    {
+        var settings = Parse("--max-size", "50G", "--min-free", "10%", "--admin", "192.168.1.0/24");
+
+        Assert.Equal(50L << 30, settings.Cache.Upkeep.MaxSize);
+        Assert.Equal(0.1, settings.Cache.Upkeep.MinFree);
+        Assert.True(settings.Proxy.Admin.Allows(IPAddress.Parse("192.168.1.7")));
+        Assert.False(settings.Proxy.Admin.Allows(IPAddress.Loopback));
+
+        var defaults = Parse();
+        Assert.Null(defaults.Cache.Upkeep.MaxSize);
+        Assert.Null(defaults.Cache.Upkeep.MinFree);
+        Assert.True(defaults.Proxy.Admin.Allows(IPAddress.Loopback));
+        Assert.False(defaults.Proxy.Admin.Allows(IPAddress.Parse("192.168.1.7")));
+        Assert.Equal(1536L << 20, Parse("--max-size", "1.5g").Cache.Upkeep.MaxSize);
+        Assert.Equal(4096L, Parse("--max-size", "4096").Cache.Upkeep.MaxSize);
+    }
+
+    [Theory]
+    [InlineData("--max-size", "lots", "--max-size: 'lots' is not a size such as 50G")]
+    [InlineData("--max-size", "0", "--max-size: '0' is not a size")]
+    [InlineData("--max-size", "-5G", "--max-size: '-5G' is not a size")]
+    [InlineData("--min-free", "100%", "--min-free: '100%' is not a percentage")]
+    [InlineData("--min-free", "0", "--min-free: '0' is not a percentage")]
+    [InlineData("--admin", "10.0.0.0/99", "--admin:")]
+    public void BadUpkeepOption_IsOneLine(string option, string value, string expected)
+    {
+        var (exit, error) = Fail(option, value);
+
+        Assert.Equal(2, exit);
+        Assert.Contains(expected, error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ShippedServiceConfig_Parses_ListensOnBothFamilies_AndAdmitsPrivateRanges()
     {
         var docs = Path.Combine(RepositoryRoot(), "docs");

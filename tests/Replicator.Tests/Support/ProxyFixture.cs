@@ -95,6 +95,7 @@ internal sealed class ProxyFixture : IAsyncDisposable
         Client.Dispose();
         await _engine.StopAsync(TimeSpan.Zero).WaitAsync(TimeSpan.FromSeconds(10));
         _engine.Dispose();
+        Server.Dispose();
         await Origin.DisposeAsync();
         var top = Path.GetDirectoryName(Root)!;
         if (_ownsRoot && Directory.Exists(top))
@@ -151,6 +152,11 @@ internal sealed record FixtureSettings
 
     public int HeuristicPercent { get; init; } = CacheOptions.Defaults.HeuristicPercent;
 
+    /// <summary>The size cap and the like; the ledger writes only when a test flushes it (or the cap is passed), never on a timer.</summary>
+    public Replicator.Cache.Upkeep.UpkeepOptions Upkeep { get; init; } = new() { Interval = System.Threading.Timeout.InfiniteTimeSpan };
+
+    public ClientAccess Admin { get; init; } = ProxyOptions.Defaults.Admin;
+
     public ProxyOptions ToProxyOptions() => new()
     {
         Timeout = Timeout,
@@ -164,6 +170,7 @@ internal sealed record FixtureSettings
         Limit = Limit,
         Mirrors = Mirrors,
         ExtraAuthorities = ExtraAuthorities,
+        Admin = Admin,
     };
 
     public CacheOptions ToCacheOptions() => new()
@@ -174,6 +181,7 @@ internal sealed record FixtureSettings
         FinishBelow = FinishBelow,
         Classes = Classes,
         HeuristicPercent = HeuristicPercent,
+        Upkeep = Upkeep,
     };
 }
 
