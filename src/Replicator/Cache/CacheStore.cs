@@ -460,6 +460,66 @@ internal sealed class CacheStore
         return length;
     }
 
+    /// <summary>
+    /// Why a stored body is damaged, or null: its metadata names another length or time stamp than the body has (a
+    /// body cut or edited by hand). A body without metadata is not damaged: it was put there by hand.
+    /// </summary>
+    public string? Damage(string relativePath)
+    {
+        var info = _fs.FileInfo.New(BodyPath(relativePath));
+        if (!info.Exists || LoadMeta(relativePath) is not { } stored)
+        {
+            return null;
+        }
+
+        return Describes(stored, info.Length, new DateTimeOffset(info.LastWriteTimeUtc, TimeSpan.Zero))
+            ? null
+            : $"{info.Length} bytes written {info.LastWriteTimeUtc:u}, its metadata says {stored.Length} bytes";
+    }
+
+    /// <summary>Moves a damaged body (and its metadata) out of the tree to ROOT/.replicator/damaged/PATH: it is fetched again.</summary>
+    public void MoveAside(string relativePath)
+    {
+        var aside = _fs.Path.Join(Root, CacheLayout.PrivateDirectory, "damaged", relativePath);
+        _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(aside)!);
+        _fs.File.Move(BodyPath(relativePath), aside, overwrite: true);
+        DeleteQuietly(MetaPath(relativePath));
+        Forget(relativePath);
+    }
+
+    /// <summary>
+    /// Puts a copy of <paramref name="source"/> into the tree at <paramref name="relativePath"/> as a download would
+    /// (written beside, fsynced, renamed in; never over an existing file); false when a file is there already.
+    /// </summary>
+    public bool Adopt(string relativePath, string source)
+    {
+        var body = BodyPath(relativePath);
+        if (_fs.File.Exists(body))
+        {
+            return false;
+        }
+
+        var temporary = _fs.Path.Join(PartialRoot, $"adopt-{Environment.ProcessId}-{Interlocked.Increment(ref _partialCounter)}");
+        _fs.Directory.CreateDirectory(PartialRoot);
+        try
+        {
+            _fs.File.Copy(source, temporary, overwrite: true);
+            using (var handle = _fs.File.OpenHandle(temporary, FileMode.Open, FileAccess.ReadWrite))
+            {
+                NativeFile.Sync(handle);
+            }
+
+            _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(body)!);
+            _fs.File.Move(temporary, body, overwrite: false);
+            NativeFile.SyncDirectory(_fs.Path.GetDirectoryName(body)!);
+            return true;
+        }
+        finally
+        {
+            DeleteQuietly(temporary);
+        }
+    }
+
     /// <summary>Every body in the tree (never the proxy's own area, never through a link): its relative path, length and last write.</summary>
     public IEnumerable<(string RelativePath, long Length, DateTime LastWriteUtc)> EnumerateBodies()
     {

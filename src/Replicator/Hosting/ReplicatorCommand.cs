@@ -16,6 +16,11 @@ internal static class ReplicatorCommand
 
     public static int Run(string[] args, Func<Settings, int> run)
     {
+        if (args.Length > 0 && args[0] == "cache")
+        {
+            return RunCache(args);
+        }
+
         var options = new CommandOptions();
         var command = options.Command;
         var parsed = command.Parse(args);
@@ -50,6 +55,25 @@ internal static class ReplicatorCommand
         }
 
         return run(options.ToSettings(parsed, [.. fromFile, .. args]));
+    }
+
+    /// <summary><c>replicator cache ...</c>: the maintenance commands (see <see cref="CacheCommand"/>).</summary>
+    private static int RunCache(string[] args)
+    {
+        var parsed = new RootCommand("Replicator: a caching HTTP mirror proxy") { CacheCommand.Create() }.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            return Fail(parsed.Errors[0].Message);
+        }
+
+        try
+        {
+            return parsed.Invoke(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+        }
+        catch (UsageException e)
+        {
+            return Fail(e.Message);
+        }
     }
 
     private static int Fail(string message)

@@ -146,6 +146,31 @@ internal sealed class PackageIndexes
         }, TaskScheduler.Default);
     }
 
+    /// <summary>
+    /// Reads every Release, Packages and Sources index stored in the tree and waits until all are read (the maintenance
+    /// commands, which see the whole tree at once).
+    /// </summary>
+    public void LearnTree(CacheStore store)
+    {
+        foreach (var (path, length, lastWrite) in store.EnumerateBodies())
+        {
+            if (IndexOf(path) is not null)
+            {
+                var body = store.BodyPath(path);
+                Learn(path, length, new DateTimeOffset(lastWrite, TimeSpan.Zero), () => store.Tree.OpenForReading(body));
+            }
+        }
+
+        WaitSettled();
+    }
+
+    /// <summary>Every file the indexes read so far list, with what it must be (by-hash names left out: they say it themselves).</summary>
+    public IEnumerable<(string Key, Expectation Expected)> Listed() =>
+        _expected.Where(pair => !pair.Key.Contains("/by-hash/", StringComparison.Ordinal)).Select(pair => (pair.Key, pair.Value));
+
+    /// <summary>The SHA256 of a stored body, as hex (lower case), read off the loops.</summary>
+    public static string Sha256Of(SafeFileHandle body) => Sha256Of(body, RandomAccess.GetLength(body));
+
     /// <summary>How many indexes are being read now (a counter: asking a concurrent dictionary if it is empty locks it whole).</summary>
     private int _learning;
 
