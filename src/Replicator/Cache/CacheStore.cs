@@ -538,6 +538,17 @@ internal sealed class CacheStore
         }
     }
 
+    /// <summary>The relative paths of the bodies being downloaded now, or left to resume (their metadata files left out).</summary>
+    public IEnumerable<string> EnumeratePartials()
+    {
+        var partialRoot = PartialRoot;
+        return _fs.Directory.Exists(partialRoot)
+            ? _fs.Directory.EnumerateFiles(partialRoot, "*", SearchOption.AllDirectories)
+                .Where(path => !path.EndsWith(PartialMetaSuffix, StringComparison.Ordinal))
+                .Select(path => _fs.Path.GetRelativePath(partialRoot, path))
+            : [];
+    }
+
     /// <summary>When the metadata of a body was last written (stored or revalidated), or null without metadata.</summary>
     public DateTime? MetaWrittenUtc(string relativePath)
     {

@@ -26,6 +26,8 @@ internal static class CacheCommand
         var dryRun = new Option<bool>("--dry-run") { Description = "print what would be removed, remove nothing" };
         var fix = new Option<bool>("--fix") { Description = "move damaged files aside (to ROOT/.replicator/damaged/) so that they are fetched again" };
         var targets = new Argument<string[]>("TARGET") { Description = "a URL (http://host/path), a host (host:port), or a glob over cache paths (host:port/pool/**/*.deb)", Arity = ArgumentArity.OneOrMore };
+        var expireAfter = new Option<int>("--expire-after") { Description = "days a package file may stay listed by no cached index", DefaultValueFactory = _ => ExpiryOptions.Defaults.ExpireAfterDays };
+        var keepVersions = new Option<int>("--keep-versions") { Description = "newest versions of each package kept whatever", DefaultValueFactory = _ => ExpiryOptions.Defaults.KeepVersions };
         var directory = new Argument<string>("DIR") { Description = "a directory of package files, such as /var/cache/apt/archives" };
 
         var stats = new Command("stats", "size, files, hits and bytes saved, per host and in all") { root, json };
@@ -36,7 +38,9 @@ internal static class CacheCommand
         purge.SetAction(parsed => Purge(Store(parsed.GetValue(root)!), parsed.GetValue(targets)!, parsed.GetValue(dryRun), parsed.GetValue(json)));
         var import = new Command("import", "adopt package files from a directory where a cached repository's index lists their SHA256") { root, json, directory };
         import.SetAction(parsed => Import(Store(parsed.GetValue(root)!), parsed.GetValue(directory)!, parsed.GetValue(json)));
-        return new Command("cache", "look after a cache tree: stats, verify, purge, import") { stats, verify, purge, import };
+        var expire = new Command("expire", "remove package files no cached index of their repository lists any more") { root, json, dryRun, expireAfter, keepVersions };
+        expire.SetAction(parsed => Expire(Store(parsed.GetValue(root)!), new ExpiryOptions { ExpireAfterDays = NotNegative(parsed.GetValue(expireAfter), "--expire-after"), KeepVersions = NotNegative(parsed.GetValue(keepVersions), "--keep-versions") }, parsed.GetValue(dryRun), parsed.GetValue(json)));
+        return new Command("cache", "look after a cache tree: stats, verify, purge, expire, import") { stats, verify, purge, expire, import };
     }
 
     private static CacheStore Store(string root)
@@ -192,6 +196,28 @@ internal static class CacheCommand
         var glob = Glob.Parse(target);
         return glob.IsMatch;
     }
+
+    private static int Expire(CacheStore store, ExpiryOptions options, bool dryRun, bool json)
+    {
+        var result = Expiry.Run(store, TimeProvider.System, options, dryRun);
+        var expired = result.Expired.Select(file => new Removed(file.Path, file.Bytes)).ToList();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new { DryRun = dryRun, Expired = expired, Skipped = result.Skipped, result.Listed, result.Waiting }, s_json));
+            return 0;
+        }
+
+        foreach (var (repository, reason) in result.Skipped)
+        {
+            Console.WriteLine($"left alone {repository}: {reason}");
+        }
+
+        expired.ForEach(file => Console.WriteLine($"{(dryRun ? "would expire" : "expired")} {file.Path} ({ByteSize.Format(file.Bytes)})"));
+        Console.WriteLine($"{expired.Count} package files {(dryRun ? "would be " : string.Empty)}expired ({ByteSize.Format(expired.Sum(file => file.Bytes))}); {result.Listed} listed; {result.Waiting} unlisted but kept (newest versions, or not yet {options.ExpireAfterDays} days)");
+        return 0;
+    }
+
+    private static int NotNegative(int value, string option) => value >= 0 ? value : throw new UsageException($"{option}: '{value}' is not a number of 0 or more");
 
     private static int Import(CacheStore store, string directory, bool json)
     {

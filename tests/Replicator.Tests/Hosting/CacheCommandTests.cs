@@ -7,9 +7,9 @@ public sealed class CacheCommandTests
 {
     private const string Base = "/debian";
 
-    private static async Task<TestRepository> CacheRepositoryAsync(ProxyFixture proxy, int packages)
+    private static async Task<TestRepository> CacheRepositoryAsync(ProxyFixture proxy, int packages, int generation = 1)
     {
-        var repository = new TestRepository(Base, packages);
+        var repository = new TestRepository(Base, packages, generation: generation);
         repository.ServeFrom(proxy.Origin);
         await proxy.Client.GetByteArrayAsync(proxy.Origin.Url($"{repository.Dists}/Release"));
         foreach (var index in repository.Indexes.Keys)
@@ -90,6 +90,69 @@ public sealed class CacheCommandTests
         // Served from the tree: a package file is never asked for again.
         Assert.Equal(listed.Body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(repository.UrlPathOf(listed))));
         Assert.Equal(0, proxy.Origin.CountRequests(repository.UrlPathOf(listed)));
+    }
+
+    [Fact]
+    public async Task Expire_RemovesOnlyWhatNoIndexLists_KeepsTheNewestVersions_AndLeavesABrokenRepositoryAlone()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var old = await CacheRepositoryAsync(proxy, packages: 3);
+        foreach (var package in old.Packages)
+        {
+            await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(old.UrlPathOf(package)));
+        }
+
+        // The repository moves on to new versions; only pkg0's new version is fetched.
+        var current = await CacheRepositoryAsync(proxy, packages: 3, generation: 2);
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(current.UrlPathOf(current.Packages[0])));
+        string Cached(TestRepository repository, int i) => proxy.CachedPath(repository.UrlPathOf(repository.Packages[i]));
+
+        // The first run only starts the clock of the files no index lists.
+        var (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync("cache", "expire", "--root", proxy.Root);
+        Assert.Equal(0, exit);
+        Assert.Contains("0 package files expired", stdout, StringComparison.Ordinal);
+        Assert.Contains("1 listed; 3 unlisted but kept", stdout, StringComparison.Ordinal);
+
+        (_, stdout, _) = await ReplicatorProcess.RunToEndAsync("cache", "expire", "--root", proxy.Root, "--expire-after", "0", "--keep-versions", "0", "--dry-run", "--json");
+        var expired = JsonDocument.Parse(stdout).RootElement.GetProperty("expired").EnumerateArray().Select(file => file.GetProperty("path").GetString()).Order().ToList();
+        Assert.Equal([.. old.Packages.Select(package => $"127.0.0.1:{proxy.Origin.Port}{old.UrlPathOf(package)}").Order()], expired);
+        Assert.All(old.Packages, (_, i) => Assert.True(File.Exists(Cached(old, i))));
+
+        // A cached index that does not match its Release (damaged on disk): that repository is left alone.
+        var packagesIndex = proxy.CachedPath($"{current.Dists}/main/binary-amd64/Packages");
+        var intact = File.ReadAllBytes(packagesIndex);
+        File.WriteAllText(packagesIndex, "Package: half\n");
+        (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync("cache", "expire", "--root", proxy.Root, "--expire-after", "0");
+        Assert.Equal(0, exit);
+        Assert.Contains("left alone", stdout, StringComparison.Ordinal);
+        Assert.Contains("0 package files expired", stdout, StringComparison.Ordinal);
+        Assert.All(old.Packages, (_, i) => Assert.True(File.Exists(Cached(old, i))));
+        File.WriteAllBytes(packagesIndex, intact);
+
+        // Keeping one version: pkg0 1.1 goes (1.2 is here); pkg1 and pkg2 keep their only version; nothing listed goes.
+        (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync("cache", "expire", "--root", proxy.Root, "--expire-after", "0");
+        Assert.Equal(0, exit);
+        Assert.Contains("1 package files expired", stdout, StringComparison.Ordinal);
+        Assert.False(File.Exists(Cached(old, 0)));
+        Assert.True(File.Exists(Cached(old, 1)));
+        Assert.True(File.Exists(Cached(old, 2)));
+        Assert.True(File.Exists(Cached(current, 0)));
+        Assert.Equal(current.Packages[0].Body, await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(current.UrlPathOf(current.Packages[0]))));
+    }
+
+    [Theory]
+    [InlineData("1.2", "1.10", -1)]
+    [InlineData("1.0~rc1", "1.0", -1)]
+    [InlineData("1.0", "1.0+b1", -1)]
+    [InlineData("2:1.0", "3.0", 1)]
+    [InlineData("1.0-2", "1.0-10", -1)]
+    [InlineData("1.0a", "1.0", 1)]
+    [InlineData("1.0", "1.0", 0)]
+    [InlineData("1%3a2.0", "2.0", 1)]
+    public void DebianVersionOrder(string a, string b, int expected)
+    {
+        Assert.Equal(expected, Math.Sign(Replicator.Cache.Packages.DebianVersion.Compare(a, b)));
+        Assert.Equal(-expected, Math.Sign(Replicator.Cache.Packages.DebianVersion.Compare(b, a)));
     }
 
     [Fact]

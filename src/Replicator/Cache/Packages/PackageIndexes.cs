@@ -214,12 +214,14 @@ internal sealed class PackageIndexes
                 count++;
             }
 
+            _unreadable.TryRemove(key, out _);
             Log.Debug("Read {Count} checksums from {Index:l}", count, key);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
             // A damaged or unreadable index verifies nothing; apt will say what it thinks of it.
             _learnt.TryRemove(key, out _);
+            _unreadable[key] = e.Message;
             Log.Warning("Cannot read the index {Index:l}: {Reason:l}", key, e.Message);
         }
     }
@@ -228,6 +230,14 @@ internal sealed class PackageIndexes
     /// What the paths an index lists are relative to: a Release's own directory (dists/SUITE); for a Packages or
     /// Sources index, the repository's root (what comes before /dists/), or its own directory in a flat repository.
     /// </summary>
+    /// <summary>The indexes that could not be read, with the reason (a damaged or half-written file).</summary>
+    public IReadOnlyDictionary<string, string> Unreadable => _unreadable;
+
+    private readonly ConcurrentDictionary<string, string> _unreadable = new(StringComparer.Ordinal);
+
+    /// <summary>The repository an index belongs to: the directory its Filename fields start from (above dists/).</summary>
+    public static string RepositoryOf(string key, IndexKind kind) => BaseOf(key, kind);
+
     private static string BaseOf(string key, IndexKind kind)
     {
         var directory = key[..key.LastIndexOf('/')];

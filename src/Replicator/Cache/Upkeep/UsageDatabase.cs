@@ -88,6 +88,7 @@ internal sealed class UsageDatabase : IDisposable
                     CREATE TABLE IF NOT EXISTS hosts(host TEXT PRIMARY KEY, hits INTEGER NOT NULL, misses INTEGER NOT NULL,
                         bytes_from_cache INTEGER NOT NULL, bytes_from_upstream INTEGER NOT NULL) WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS facts(name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS listed(path TEXT PRIMARY KEY, since INTEGER NOT NULL) WITHOUT ROWID;
                     """);
                 database.Execute($"INSERT OR IGNORE INTO facts(name, value) VALUES ('created', {clock.GetUtcNow().ToUnixTimeMilliseconds()})");
             }
@@ -161,6 +162,46 @@ internal sealed class UsageDatabase : IDisposable
             foreach (var host in hostDeltas)
             {
                 Run(add, host.Host, host.Hits, host.Misses, host.BytesFromCache, host.BytesFromUpstream);
+            }
+        }
+
+        transaction.Commit();
+    }
+
+    /// <summary>
+    /// Per package file, when an index was last seen listing it, or when it was first seen listed by none (expiry's
+    /// clock, Unix milliseconds).
+    /// </summary>
+    public Dictionary<string, long> ReadListed()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT path, since FROM listed";
+        using var reader = command.ExecuteReader();
+        var listed = new Dictionary<string, long>(StringComparer.Ordinal);
+        while (reader.Read())
+        {
+            listed[reader.GetString(0)] = reader.GetInt64(1);
+        }
+
+        return listed;
+    }
+
+    public void WriteListed(IReadOnlyDictionary<string, long> since, IReadOnlyCollection<string> removed)
+    {
+        using var transaction = _connection.BeginTransaction();
+        using (var upsert = Command(transaction, "INSERT INTO listed(path, since) VALUES ($path, $since) ON CONFLICT(path) DO UPDATE SET since = $since", "$path", "$since"))
+        {
+            foreach (var (path, time) in since)
+            {
+                Run(upsert, path, time);
+            }
+        }
+
+        using (var delete = Command(transaction, "DELETE FROM listed WHERE path = $path", "$path"))
+        {
+            foreach (var path in removed)
+            {
+                Run(delete, path);
             }
         }
 
