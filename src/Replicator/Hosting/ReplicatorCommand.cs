@@ -92,7 +92,7 @@ internal sealed class CommandOptions
         {
             Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
             ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
-            External, Aliases, Flat, Mirror, CaFile, Immutable, Volatile, Heuristic, MaxSize, MinFree, Admin, Config,
+            External, Aliases, Flat, Mirror, CaFile, Immutable, Volatile, Heuristic, MaxSize, MinFree, ExpireAfter, KeepVersions, Admin, Config,
         };
     }
 
@@ -179,6 +179,10 @@ internal sealed class CommandOptions
 
     public Option<double?> MinFree { get; } = Optional<double>("--min-free", "PERCENT (10%): free space to keep on the cache's file system; the least recently used files go first", "a percentage above 0 and below 100, such as 10%", Cache.Upkeep.ByteSize.TryParsePercent);
 
+    public Option<int> ExpireAfter { get; } = Integer("--expire-after", null, "days a package file may stay listed by no cached index of its repository before the daily expiry removes it", Cache.Upkeep.ExpiryOptions.Defaults.ExpireAfterDays, 0, 36500, "a number of days (0-36500)");
+
+    public Option<int> KeepVersions { get; } = Integer("--keep-versions", null, "newest versions of each package the expiry keeps whatever", Cache.Upkeep.ExpiryOptions.Defaults.KeepVersions, 0, 1000, "a number of versions (0-1000)");
+
     public Option<Proxy.ClientAccess> Admin { get; } = Parsed("--admin", "clients allowed to purge (PURGE requests), as CIDR or wildcard like --ip (repeatable; default: loopback only)", Proxy.ClientAccess.Parse);
 
     public Option<string?> Config { get; } = new("--config") { Description = "read options from FILE: 'name = value' lines with the long options' names; the command line overrides it" };
@@ -224,7 +228,12 @@ internal sealed class CommandOptions
             FinishBelow = parsed.GetValue(FinishBelow),
             Classes = new Cache.FileClasses(parsed.GetValue(Immutable) ?? [], parsed.GetValue(Volatile) ?? []),
             HeuristicPercent = parsed.GetValue(Heuristic),
-            Upkeep = new Cache.Upkeep.UpkeepOptions { MaxSize = parsed.GetValue(MaxSize), MinFree = parsed.GetValue(MinFree) },
+            Upkeep = new Cache.Upkeep.UpkeepOptions
+            {
+                MaxSize = parsed.GetValue(MaxSize),
+                MinFree = parsed.GetValue(MinFree),
+                Expiry = new Cache.Upkeep.ExpiryOptions { ExpireAfterDays = parsed.GetValue(ExpireAfter), KeepVersions = parsed.GetValue(KeepVersions) },
+            },
         };
         return new Settings(host, proxy, cache);
     }

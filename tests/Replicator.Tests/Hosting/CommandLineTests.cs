@@ -173,12 +173,13 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public void UpkeepOptions_ReachTheSettings()
     {
-        var settings = Parse("--max-size", "50G", "--min-free", "10%", "--admin", "192.168.1.0/24");
+        var settings = Parse("--max-size", "50G", "--min-free", "10%", "--admin", "192.168.1.0/24", "--expire-after", "7", "--keep-versions", "2");
 
         Assert.Equal(50L << 30, settings.Cache.Upkeep.MaxSize);
         Assert.Equal(0.1, settings.Cache.Upkeep.MinFree);
         Assert.True(settings.Proxy.Admin.Allows(IPAddress.Parse("192.168.1.7")));
         Assert.False(settings.Proxy.Admin.Allows(IPAddress.Loopback));
+        Assert.Equal((7, 2), (settings.Cache.Upkeep.Expiry!.ExpireAfterDays, settings.Cache.Upkeep.Expiry.KeepVersions));
 
         var defaults = Parse();
         Assert.Null(defaults.Cache.Upkeep.MaxSize);

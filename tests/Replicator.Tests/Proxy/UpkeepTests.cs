@@ -58,6 +58,37 @@ public sealed class UpkeepTests
     }
 
     [Fact]
+    public async Task TheProxysDailyExpiry_RemovesPackageFilesNoIndexListsAnyMore()
+    {
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Upkeep = s.Upkeep with { Expiry = new ExpiryOptions { ExpireAfterDays = 1, KeepVersions = 0 } } }, clock);
+        var old = new TestRepository("/debian", packages: 2);
+        var current = new TestRepository("/debian", packages: 2, generation: 2);
+        foreach (var repository in (TestRepository[])[old, current])
+        {
+            repository.ServeFrom(proxy.Origin);
+            clock.Advance(TimeSpan.FromMinutes(1)); // a later Release (the catalog tells indexes apart by length and time)
+            using var client = proxy.NewClient(); // the clock moves: a fresh connection each round
+            await client.GetByteArrayAsync(proxy.Origin.Url($"{repository.Dists}/Release"));
+            await client.GetByteArrayAsync(proxy.Origin.Url($"{repository.Dists}/main/binary-amd64/Packages"));
+            await client.GetByteArrayAsync(proxy.Origin.Url(repository.UrlPathOf(repository.Packages[0])));
+        }
+
+        // A day on: the first expiry starts the clock of the file no index lists; a day later it goes.
+        clock.Advance(TimeSpan.FromDays(1));
+        await proxy.Server.Usage.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.True(File.Exists(proxy.CachedPath(old.UrlPathOf(old.Packages[0]))));
+        clock.Advance(TimeSpan.FromDays(1));
+        await proxy.Server.Usage.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.False(File.Exists(proxy.CachedPath(old.UrlPathOf(old.Packages[0]))));
+        Assert.True(File.Exists(proxy.CachedPath(current.UrlPathOf(current.Packages[0]))));
+        await proxy.Server.Usage.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        using var database = UsageDatabase.Open(proxy.Root, clock, readOnly: true);
+        Assert.DoesNotContain(database.ReadFiles(), file => file.Path.EndsWith(old.Packages[0].Filename, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UsageSurvivesARestart_OnTheSameRoot()
     {
         var root = Path.Combine(Path.GetTempPath(), "replicator-upkeep-" + Guid.NewGuid().ToString("N"));

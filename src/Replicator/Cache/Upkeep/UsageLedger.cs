@@ -17,6 +17,12 @@ internal sealed record UpkeepOptions
     /// <summary>Eviction goes down to this share of the cap (or this much more free space than asked), so that it runs in passes, not per file.</summary>
     public double LowWater { get; init; } = 0.9;
 
+    /// <summary>Expiry of package files no index lists (--expire-after, --keep-versions); null: never on its own.</summary>
+    public ExpiryOptions? Expiry { get; init; } = ExpiryOptions.Defaults;
+
+    /// <summary>How often expiry runs in a proxy (first one this long after start).</summary>
+    public TimeSpan ExpireEvery { get; init; } = TimeSpan.FromDays(1);
+
     /// <summary>How often the recorded accesses are written to the database.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
 }
@@ -157,6 +163,7 @@ internal sealed class UsageLedger : IDisposable
             return;
         }
 
+        var nextExpiry = _clock.GetUtcNow() + _options.ExpireEvery;
         while (true)
         {
             var stopping = _stopping;
@@ -164,6 +171,11 @@ internal sealed class UsageLedger : IDisposable
             try
             {
                 Pass();
+                if (_options.Expiry is { } expiry && !stopping && _clock.GetUtcNow() >= nextExpiry)
+                {
+                    nextExpiry = _clock.GetUtcNow() + _options.ExpireEvery;
+                    Expire(expiry);
+                }
             }
             catch (Exception e)
             {
@@ -347,6 +359,18 @@ internal sealed class UsageLedger : IDisposable
 
         Interlocked.Add(ref _evictions, victims.Count);
         Log.Information("Cache upkeep: evicted {Files} least recently used files ({Bytes} bytes); the tree holds {Total} bytes", victims.Count, freed, TreeBytes);
+    }
+
+    /// <summary>The daily expiry (see <see cref="Upkeep.Expiry"/>), on this thread: what it removes is forgotten here too.</summary>
+    private void Expire(ExpiryOptions expiry)
+    {
+        var result = Upkeep.Expiry.Run(_store, _clock, expiry, dryRun: false);
+        foreach (var (path, _) in result.Expired)
+        {
+            Removed(path); // forgotten, and out of the database, at the next pass
+        }
+
+        Log.Information("Cache upkeep: expiry removed {Files} package files that no index lists; {Listed} listed, {Waiting} kept", result.Expired.Count, result.Listed, result.Waiting);
     }
 
     /// <summary>How many bytes to remove now: 0 while under the cap and above the free space to keep.</summary>
