@@ -195,6 +195,7 @@ internal sealed class UsageLedger : IDisposable
     /// <summary>Loads what the database knows and makes it agree with the tree.</summary>
     private void Reconcile()
     {
+        var started = _clock.GetTimestamp();
         // Open only while used: nothing of the cache's file system is held open for writing between passes.
         using var database = UsageDatabase.Open(_store.Root, _clock);
         foreach (var record in database.ReadFiles())
@@ -237,10 +238,7 @@ internal sealed class UsageLedger : IDisposable
 
         _fileCount = _files.Count;
         database.Write(changed, gone, []);
-        if (adopted > 0 || gone.Count > 0)
-        {
-            Log.Information("Cache upkeep: {Files} files ({Bytes} bytes) in the tree; {Adopted} adopted, {Gone} gone since last known", _files.Count, _treeBytes, adopted, gone.Count);
-        }
+        Log.Information("Cache upkeep: {Files} files ({Bytes} bytes) in the tree, read in {Elapsed} ms; {Adopted} adopted, {Gone} gone since last known", _files.Count, _treeBytes, (long)_clock.GetElapsedTime(started).TotalMilliseconds, adopted, gone.Count);
     }
 
     /// <summary>Applies what was recorded, writes it, and evicts when the tree is over its cap.</summary>
@@ -331,6 +329,7 @@ internal sealed class UsageLedger : IDisposable
             return;
         }
 
+        var started = _clock.GetTimestamp();
         var victims = new List<FileUsage>();
         long freeing = 0;
         foreach (var file in _order.Candidates())
@@ -358,7 +357,7 @@ internal sealed class UsageLedger : IDisposable
         }
 
         Interlocked.Add(ref _evictions, victims.Count);
-        Log.Information("Cache upkeep: evicted {Files} least recently used files ({Bytes} bytes); the tree holds {Total} bytes", victims.Count, freed, TreeBytes);
+        Log.Information("Cache upkeep: evicted {Files} least recently used files ({Bytes} bytes) in {Elapsed} ms; the tree holds {Total} bytes", victims.Count, freed, (long)_clock.GetElapsedTime(started).TotalMilliseconds, TreeBytes);
     }
 
     /// <summary>The daily expiry (see <see cref="Upkeep.Expiry"/>), on this thread: what it removes is forgotten here too.</summary>
