@@ -8,6 +8,12 @@ namespace Replicator.Cache;
 /// Thrown by whoever serves a <see cref="CachedEntry"/> when the file is gone or is not the length its metadata says
 /// (replaced or edited by hand): nothing was sent yet, and a fresh lookup will do.
 /// </summary>
+/// <summary>Another process is writing this partial body now (see <see cref="CacheStore.OpenPartial"/>): not a storage failure.</summary>
+internal sealed class PartialBusyException(string relativePath) : Exception($"another process is downloading {relativePath} into this cache")
+{
+    public string RelativePath { get; } = relativePath;
+}
+
 internal sealed class CacheEntryChangedException : Exception
 {
     public CacheEntryChangedException(string relativePath, string message, Exception? innerException = null)
@@ -321,7 +327,8 @@ internal sealed class CacheStore
         var path = _fs.Path.Join(PartialRoot, relativePath);
         RefuseLinks(path);
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
-        var handle = _fs.File.OpenHandle(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        var handle = OpenLocked(path) ?? throw new PartialBusyException(relativePath);
+
         var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null) { BeforeWrite = BeforeBodyWrite };
         try
         {
@@ -342,6 +349,53 @@ internal sealed class CacheStore
         }
     }
 
+    /// <summary>Whether another process holds the partial of <paramref name="relativePath"/> (it is downloading it now).</summary>
+    public bool IsPartialBusy(string relativePath)
+    {
+        var path = _fs.Path.Join(PartialRoot, relativePath);
+        if (!_fs.File.Exists(path))
+        {
+            return false;
+        }
+
+        try
+        {
+            using var handle = OpenLocked(path, FileMode.Open);
+            return handle is null;
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Opens a partial body holding an exclusive flock(2) on it; null when another process holds it (a proxy and
+    /// a mirror run on the same root: a partial is never written by two at once). .NET's own emulation of file
+    /// sharing takes a shared flock as it opens, and says "used by another process" when that fails.
+    /// </summary>
+    private SafeFileHandle? OpenLocked(string path, FileMode mode = FileMode.OpenOrCreate)
+    {
+        const int WouldBlock = 11; // on Linux, .NET's IOException carries flock's errno (EWOULDBLOCK)
+        SafeFileHandle handle;
+        try
+        {
+            handle = _fs.File.OpenHandle(path, mode, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
+        }
+        catch (IOException e) when (e.HResult == WouldBlock)
+        {
+            return null;
+        }
+
+        if (NativeFile.TryLockExclusive(handle))
+        {
+            return handle;
+        }
+
+        handle.Dispose();
+        return null;
+    }
+
     /// <summary>
     /// Moves a complete partial body into the tree with its metadata. False when the tree has a file where a
     /// directory is needed, or a directory where the file goes: nothing cached is touched, the partial is dropped.
@@ -359,6 +413,7 @@ internal sealed class CacheStore
         NativeFile.Sync(partial.Handle);
         WriteMeta(partial.RelativePath, stored);
         _fs.File.Move(partial.Path, body, overwrite: true);
+        NativeFile.Unlock(partial.Handle); // in the tree now: no other process can take it for a partial any more
         NativeFile.SyncDirectory(_fs.Path.GetDirectoryName(body)!);
         DeleteQuietly(partial.MetaPath);
         return true;
@@ -396,7 +451,7 @@ internal sealed class CacheStore
         {
             var body = path.EndsWith(PartialMetaSuffix, StringComparison.Ordinal) ? path[..^PartialMetaSuffix.Length] : path;
             var relative = _fs.Path.GetRelativePath(partialRoot, body);
-            if (isRunning(relative))
+            if (isRunning(relative) || IsPartialBusy(relative))
             {
                 continue;
             }

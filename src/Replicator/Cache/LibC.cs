@@ -62,6 +62,12 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, SetLastError = true)]
     public static partial int close(int fd);
 
+    /// <summary>flock(2) operations: an exclusive lock, without waiting.</summary>
+    public const int LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int flock(int fd, int operation);
+
     [LibraryImport(Library, SetLastError = true)]
     public static partial long syscall(long number, long a, long b, long c, long d);
 }

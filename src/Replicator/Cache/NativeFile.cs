@@ -22,6 +22,28 @@ internal static class NativeFile
         }
     }
 
+    /// <summary>
+    /// Takes an exclusive flock(2) on an open file without waiting: false when another open file (another process:
+    /// a running proxy and `replicator mirror` on one root) holds it. The lock goes with the process, even killed.
+    /// </summary>
+    public static bool TryLockExclusive(SafeFileHandle file)
+    {
+        const int WouldBlock = 11; // EWOULDBLOCK (EAGAIN) on Linux
+        if (LibC.flock((int)file.DangerousGetHandle(), LibC.LOCK_EX | LibC.LOCK_NB) == 0)
+        {
+            return true;
+        }
+
+        var errno = LibC.LastError;
+        return errno == WouldBlock ? false : throw LibC.Error("flock", errno);
+    }
+
+    /// <summary>
+    /// Lets go of the lock of <see cref="TryLockExclusive"/> (best effort): .NET's own file streams take shared flocks
+    /// of their own, so a body in the tree must not stay locked while its readers hold it.
+    /// </summary>
+    public static void Unlock(SafeFileHandle file) => LibC.flock((int)file.DangerousGetHandle(), LibC.LOCK_UN);
+
     /// <summary>Makes a rename inside <paramref name="directory"/> durable; best effort.</summary>
     public static void SyncDirectory(string directory)
     {

@@ -284,6 +284,12 @@ internal sealed partial class Download
             Log.Warning("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
             return false;
         }
+        catch (PartialBusyException e)
+        {
+            // A mirror run (or another proxy) on the same root stores it: this answer goes through uncached.
+            Log.Information("Not storing {Url:l}: {Reason:l}", Url.ToString(), e.Message);
+            return false;
+        }
         catch (Exception e) when (StorageHealth.IsStorageError(e))
         {
             health.Failed($"{what} of {Url}", e);

@@ -17,6 +17,31 @@ public sealed class WriteProtocolTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
+    public void APartialBeingWritten_IsNotOpenedTwice_AcrossProcesses_AndIsFreeOnceCommitted()
+    {
+        // Two stores on one root stand for a proxy and a mirror run: flock(2) locks belong to each open file.
+        var proxy = new CacheStore(new FileSystem(), _root);
+        var mirror = new CacheStore(new FileSystem(), _root);
+        var stored = Stored(length: 6);
+
+        using (var partial = proxy.OpenPartial("h:80/pool/x.deb", stored, keep: 0))
+        {
+            partial.Write(0, "abc"u8);
+            Assert.True(mirror.IsPartialBusy("h:80/pool/x.deb"));
+            Assert.Throws<PartialBusyException>(() => mirror.OpenPartial("h:80/pool/x.deb", stored, keep: 0));
+            Assert.Equal(0, mirror.DeleteAbandonedPartials(_ => false));
+            partial.Write(3, "def"u8);
+            Assert.True(proxy.Commit(partial, stored));
+
+            // Committed while still open (its readers hold it): no lock stays on the body in the tree.
+            Assert.Equal("abcdef", File.ReadAllText(Path.Combine(_root, "h:80/pool/x.deb")));
+        }
+
+        Assert.False(mirror.IsPartialBusy("h:80/pool/x.deb"));
+        using var next = mirror.OpenPartial("h:80/pool/x.deb", stored, keep: 0);
+    }
+
+    [Fact]
     public void OpenWriteCommit_PutsTheWholeBodyInTheTree_WithItsMetadata_AndNoPartialStays()
     {
         var store = new CacheStore(new FileSystem(), _root);

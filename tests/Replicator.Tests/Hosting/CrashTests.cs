@@ -74,9 +74,18 @@ public sealed class CrashTests : IDisposable
             Assert.Equal(body, bytes[(reply.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..]);
             Assert.False(File.Exists(tree), "the body is not committed: it must not stand in the tree");
 
+            // Another process on the tree serves the exact body; the partial is still the held commit's (its lock),
+            // so it is passed through, not written twice.
             using var restarted = await ReplicatorProcess.StartAsync("--port", "0", "--root", _root);
             using var client = Client(restarted);
             Assert.Equal(body, await client.GetByteArrayAsync(proxy.Origin.Url("/window")));
+            Assert.False(File.Exists(tree));
+
+            // The held commit fails, as a crash there would end it (its lock goes): the other process stores it.
+            fileSystem.Fail();
+            await proxy.SettledAsync();
+            using var later = Client(restarted);
+            Assert.Equal(body, await later.GetByteArrayAsync(proxy.Origin.Url("/window")));
             await restarted.WaitForLineAsync(line => line.Contains("Stored ", StringComparison.Ordinal));
             Assert.Equal(body, File.ReadAllBytes(tree));
         }
