@@ -21,6 +21,18 @@ internal static class ReplicatorCommand
             return RunCache(args);
         }
 
+        if (args.Length > 0 && args[0] == "mirror")
+        {
+            try
+            {
+                return MirrorCommand.Run(args);
+            }
+            catch (UsageException e)
+            {
+                return Fail(e.Message);
+            }
+        }
+
         var options = new CommandOptions();
         var command = options.Command;
         var parsed = command.Parse(args);

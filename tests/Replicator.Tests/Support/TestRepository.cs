@@ -17,7 +17,8 @@ internal sealed class TestRepository
 
     private readonly string _base;
 
-    public TestRepository(string basePath, int packages, int size = 4096, int generation = 1)
+    /// <param name="fields">Extra fields of package i's stanza ("Depends: pkg1\n"), for dependency tests.</param>
+    public TestRepository(string basePath, int packages, int size = 4096, int generation = 1, Func<int, string>? fields = null)
     {
         _base = basePath;
         Generation = generation;
@@ -29,9 +30,10 @@ internal sealed class TestRepository
             Packages.Add(new Package(name, $"1.{generation}", $"pool/main/p/{name}/{name}_1.{generation}_all.deb", body));
         }
 
-        PackagesText = string.Concat(Packages.Select(package =>
+        PackagesText = string.Concat(Packages.Select((package, i) =>
             $"Package: {package.Name}\nVersion: {package.Version}\nArchitecture: all\nMaintainer: Tests <tests@example.org>\n"
             + $"Installed-Size: 1\nFilename: {package.Filename}\nSize: {package.Body.Length}\nSHA256: {Sha256(package.Body)}\n"
+            + (fields?.Invoke(i) ?? string.Empty)
             + $"Description: test package {package.Name}\n\n"));
         var plain = Encoding.UTF8.GetBytes(PackagesText);
         Indexes["main/binary-amd64/Packages"] = plain;

@@ -170,6 +170,41 @@ internal static class DebianIndex
         }
     }
 
+    /// <summary>
+    /// Every stanza of a Packages or Sources index as its fields (name to value, continuation lines joined with
+    /// newlines): what the mirror needs to resolve dependencies (Package, Version, Depends, Pre-Depends, Provides...).
+    /// </summary>
+    public static IEnumerable<IReadOnlyDictionary<string, string>> ReadStanzas(TextReader text)
+    {
+        var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        string? last = null;
+        foreach (var line in Lines(text).Append(string.Empty))
+        {
+            if (line.Length == 0)
+            {
+                if (fields.Count > 0)
+                {
+                    yield return fields;
+                    fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                }
+
+                last = null;
+            }
+            else if (line[0] is ' ' or '\t')
+            {
+                if (last is not null)
+                {
+                    fields[last] += "\n" + line.Trim();
+                }
+            }
+            else if (line.IndexOf(':') is > 0 and var colon)
+            {
+                last = line[..colon];
+                fields[last] = line[(colon + 1)..].Trim();
+            }
+        }
+    }
+
     /// <summary>" hash size path": false for anything else (a malformed line is skipped, never trusted).</summary>
     private static bool TryChecksumLine(string line, out string hash, out long size, out string path)
     {

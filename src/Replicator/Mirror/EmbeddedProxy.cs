@@ -1,0 +1,67 @@
+using System.Collections.Concurrent;
+using System.IO.Abstractions;
+using System.Net;
+using Replicator.Cache;
+using Replicator.Fibers;
+using Replicator.Proxy;
+
+namespace Replicator.Mirror;
+
+/// <summary>
+/// Why the mirror runs a proxy inside itself (issue 15): every file it fetches then goes through exactly the code a
+/// proxied request does (the store, partials and resume, verification against the package indexes, file classes,
+/// the address rules, --external, --limit), so a mirrored tree is the tree the proxy would have built, and no second
+/// implementation of any of it exists. The proxy listens on a loopback port of its own, for this process only; the
+/// crawler is its HTTP client, and each answer's outcome (MISS, HIT, REVALIDATED...) comes from its access records.
+/// </summary>
+internal sealed class EmbeddedProxy : IAsyncDisposable
+{
+    private readonly FiberEngine _engine;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<AccessRecord>> _waiting = new(StringComparer.Ordinal);
+
+    public EmbeddedProxy(ProxyOptions proxy, CacheOptions cache, int loops, int connections)
+    {
+        _engine = new FiberEngine(new FiberEngineOptions { LoopCount = loops });
+        Server = new ProxyServer(proxy with { Access = ClientAccess.LoopbackOnly, MaxClientConnections = 0 }, cache, new FileSystem()) { OnAccess = Accessed };
+        var endpoint = Server.Listen(_engine, new IPEndPoint(IPAddress.Loopback, 0));
+        _engine.Start();
+        Client = new HttpClient(new SocketsHttpHandler
+        {
+            Proxy = new WebProxy($"http://{endpoint}"),
+            UseProxy = true,
+            AutomaticDecompression = DecompressionMethods.None,
+            AllowAutoRedirect = false,
+            MaxConnectionsPerServer = connections,
+        })
+        { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public ProxyServer Server { get; }
+
+    /// <summary>A client whose every request goes through the embedded proxy.</summary>
+    public HttpClient Client { get; }
+
+    /// <summary>
+    /// The access record of the next GET of <paramref name="url"/> (as the proxy spells it): register before
+    /// sending, await after the body was read (the record is written just after the response).
+    /// </summary>
+    public Task<AccessRecord> NextAccess(string url) =>
+        _waiting.GetOrAdd(url, static _ => new TaskCompletionSource<AccessRecord>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _engine.StopAsync(TimeSpan.FromSeconds(10));
+        _engine.Dispose();
+        Server.Dispose();
+    }
+
+    private void Accessed(AccessRecord record)
+    {
+        // GETs only: the HEAD asked first for a file's size must not answer for its GET.
+        if (record.Method == "GET" && _waiting.TryRemove(record.Url, out var waiting))
+        {
+            waiting.TrySetResult(record);
+        }
+    }
+}

@@ -1,0 +1,206 @@
+using System.Text;
+using DotNet.Globbing;
+using Replicator.Cache;
+using Replicator.Http;
+
+namespace Replicator.Mirror;
+
+/// <summary>What a directory-tree mirror takes and leaves (globs are matched against paths below the start URL).</summary>
+internal sealed record TreeMirrorOptions
+{
+    public IReadOnlyList<string> Include { get; init; } = [];
+
+    public IReadOnlyList<string> Exclude { get; init; } = [];
+
+    /// <summary>How many directory levels below the start are followed; null: all.</summary>
+    public int? MaxDepth { get; init; }
+
+    /// <summary>Files larger than this (by a HEAD request first) are skipped; null: no limit.</summary>
+    public long? MaxFileSize { get; init; }
+
+    /// <summary>Remove files below the start that the server no longer lists (only after a crawl without failures).</summary>
+    public bool Delete { get; init; }
+}
+
+/// <summary>
+/// <c>replicator mirror http://host/path/</c> (issue 15, point 1): walks the server's directory listings from the
+/// start URL down, never above it, and fetches every file through the embedded proxy, so each lands exactly where a
+/// proxied request would put it. Listings are fetched (and kept in the tree as %index) one at a time; files --jobs
+/// at a time. With --delete, files of the tree below the start that the server no longer lists are removed, but only
+/// after a crawl in which nothing failed: a listing that could not be read must not look like "everything is gone".
+/// </summary>
+internal static class TreeMirror
+{
+    public static async Task<bool> RunAsync(EmbeddedProxy proxy, Fetcher fetcher, Uri start, TreeMirrorOptions options, TextWriter output, CancellationToken cancel)
+    {
+        if (!start.AbsolutePath.EndsWith('/'))
+        {
+            return (await fetcher.FetchAsync(start, keepBody: false, cancel)).Succeeded;
+        }
+
+        var include = options.Include.Select(Glob.Parse).ToList();
+        var exclude = options.Exclude.Select(Glob.Parse).ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var listed = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal); // directory's cache path -> names it lists
+        var files = new List<Task<FetchResult?>>();
+        var queue = new Queue<(Uri Directory, int Depth)>([(start, 0)]);
+        var listingsRead = true;
+        while (queue.TryDequeue(out var next))
+        {
+            var (directory, depth) = next;
+            Remember(proxy, directory, seen);
+            var listing = await fetcher.FetchAsync(directory, keepBody: true, cancel, listing: true);
+            if (!listing.Succeeded || listing.Body is null)
+            {
+                listingsRead = false;
+                continue;
+            }
+
+            var entries = DirectoryListing.Entries(Encoding.UTF8.GetString(listing.Body), directory);
+            if (DirectoryOf(proxy, directory) is { } listedDirectory)
+            {
+                listed[listedDirectory] = [.. entries.Select(entry => Uri.UnescapeDataString(entry.Segments[^1].TrimEnd('/')))];
+            }
+
+            foreach (var entry in entries)
+            {
+                var below = Uri.UnescapeDataString(entry.AbsolutePath[start.AbsolutePath.Length..]);
+                if (exclude.Any(glob => glob.IsMatch(below.TrimEnd('/'))))
+                {
+                    continue;
+                }
+
+                if (entry.AbsolutePath.EndsWith('/'))
+                {
+                    if (options.MaxDepth is not { } max || depth < max)
+                    {
+                        queue.Enqueue((entry, depth + 1));
+                    }
+
+                    continue;
+                }
+
+                if (include.Count > 0 && !include.Any(glob => glob.IsMatch(below)))
+                {
+                    continue;
+                }
+
+                Remember(proxy, entry, seen);
+                files.Add(FetchFileAsync(proxy, fetcher, entry, options.MaxFileSize, output, cancel));
+            }
+        }
+
+        var results = await Task.WhenAll(files);
+        var complete = listingsRead && results.All(result => result is null || result.Succeeded);
+        if (options.Delete)
+        {
+            if (complete)
+            {
+                DeleteVanished(proxy, start, seen, listed, output);
+            }
+            else
+            {
+                output.WriteLine("--delete: nothing deleted, since part of the tree could not be read");
+            }
+        }
+
+        return complete;
+    }
+
+    /// <summary>Fetches one file; null when skipped for its size.</summary>
+    private static async Task<FetchResult?> FetchFileAsync(EmbeddedProxy proxy, Fetcher fetcher, Uri file, long? maxFileSize, TextWriter output, CancellationToken cancel)
+    {
+        if (maxFileSize is { } max)
+        {
+            using var head = new HttpRequestMessage(HttpMethod.Head, file);
+            using var response = await proxy.Client.SendAsync(head, cancel);
+            if (response.Content.Headers.ContentLength is { } length && length > max)
+            {
+                output.WriteLine($"skipped {file} ({length} bytes, over --max-file-size)");
+                return null;
+            }
+        }
+
+        return await fetcher.FetchAsync(file, keepBody: false, cancel);
+    }
+
+    private static void Remember(EmbeddedProxy proxy, Uri url, HashSet<string> seen)
+    {
+        if (CachePath(proxy, url) is { } path)
+        {
+            seen.Add(path);
+        }
+    }
+
+    private static bool Vanished(string path, string start, Dictionary<string, HashSet<string>> listed)
+    {
+        var directory = start;
+        while (true)
+        {
+            if (!listed.TryGetValue(directory, out var names))
+            {
+                return false; // a directory this run did not read: nothing is known of its files
+            }
+
+            var rest = path[directory.Length..];
+            var slash = rest.IndexOf('/');
+            var name = Uri.UnescapeDataString(slash < 0 ? rest : rest[..slash]);
+            if (name == CacheLayout.IndexName && slash < 0)
+            {
+                return false; // the listing itself
+            }
+
+            if (!names.Contains(name))
+            {
+                return true;
+            }
+
+            if (slash < 0)
+            {
+                return false;
+            }
+
+            directory += rest[..(slash + 1)];
+        }
+    }
+
+    private static string? CachePath(EmbeddedProxy proxy, Uri url)
+    {
+        try
+        {
+            return CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url.AbsoluteUri)) is { } natural ? proxy.Server.CacheOptions.Mapping.Map(natural) : null;
+        }
+        catch (HttpParseException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The cache directory (ending in '/') a listed directory's files go to.</summary>
+    private static string? DirectoryOf(EmbeddedProxy proxy, Uri directory) =>
+        CachePath(proxy, directory) is { } index ? index[..(index.LastIndexOf('/') + 1)] : null;
+
+    /// <summary>
+    /// Removes what the server no longer lists: a stored file below the start whose way down leaves a listed
+    /// directory by a name that directory no longer lists. Files below directories not read (deeper than
+    /// --max-depth, excluded) or listed but not fetched (not included) stay.
+    /// </summary>
+    private static void DeleteVanished(EmbeddedProxy proxy, Uri start, HashSet<string> seen, Dictionary<string, HashSet<string>> listed, TextWriter output)
+    {
+        if (DirectoryOf(proxy, start) is not { } prefix)
+        {
+            return;
+        }
+
+        var store = proxy.Server.Store;
+        foreach (var (path, _, _) in store.EnumerateBodies().Where(body => body.RelativePath.StartsWith(prefix, StringComparison.Ordinal)).ToList())
+        {
+            if (!seen.Contains(path) && Vanished(path, prefix, listed))
+            {
+                store.Remove(path);
+                proxy.Server.Usage.Removed(path);
+                output.WriteLine($"deleted {path} (no longer listed)");
+            }
+        }
+    }
+}
