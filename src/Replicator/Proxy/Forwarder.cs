@@ -33,6 +33,12 @@ internal static class Forwarder
         var framing = response.BodyFraming(exchange.Request.Method);
         var clientFraming = ClientFraming(exchange, framing);
         var headers = response.Headers.EndToEnd();
+        if (exchange.Request.Method == "HEAD" && response.Headers["Content-Length"] is { } length)
+        {
+            // No body follows a HEAD's answer, but its Content-Length is the GET's (RFC 9110 section 9.3.2).
+            headers.Add("Content-Length", length);
+        }
+
         ProxyHeads.AddVia(headers, response.Version);
         exchange.Respond(response.Status);
         await exchange.SendAsync(HeadWriter.Response(response.Status, response.Reason, headers, clientFraming, exchange.KeepAlive));

@@ -234,6 +234,21 @@ public sealed class ProxyCacheTests
     }
 
     [Fact]
+    public async Task Head_NotCached_PassesTheOriginsContentLengthOn()
+    {
+        // RFC 9110 section 9.3.2: a HEAD's answer has the fields a GET's would, Content-Length included (a mirror
+        // asks a file's size this way before fetching it).
+        await using var proxy = await ProxyFixture.StartAsync();
+        proxy.Origin.Files["/sized"] = new OriginFile(new byte[200_000], "application/octet-stream");
+
+        var head = await proxy.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, proxy.Origin.Url("/sized")));
+
+        Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        Assert.Equal(200_000, head.Content.Headers.ContentLength);
+        Assert.Equal(["PASS"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/sized"), 1));
+    }
+
+    [Fact]
     public async Task Post_IsForwardedWithItsBody_AndNeverCached()
     {
         await using var proxy = await ProxyFixture.StartAsync();
