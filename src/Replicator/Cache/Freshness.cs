@@ -21,6 +21,14 @@ internal static class Freshness
     public static bool IsStorableAnswer(RequestHead request, ResponseHead response) =>
         s_storedStatuses.Contains(response.Status) && Lifetime(response.Headers) is not null && IsStorableOtherwise(request, response);
 
+    /// <summary>
+    /// Whether a package index's 404 or 410 is kept even without a lifetime: it is never fresh (an index is always
+    /// asked again online), but offline it is the answer apt needs. A repository without InRelease answers 404, and
+    /// apt falls back to Release only on a 404, not on the 504 of a file the cache does not have.
+    /// </summary>
+    public static bool IsRememberedIndexAnswer(RequestHead request, ResponseHead response, FileClass fileClass) =>
+        fileClass == FileClass.Volatile && response.Status is 404 or 410 && IsStorableOtherwise(request, response);
+
     /// <summary>Whether a response to a GET may be stored (RFC 9111 section 3).</summary>
     public static bool IsStorable(RequestHead request, ResponseHead response) => response.Status == 200 && IsStorableOtherwise(request, response);
 

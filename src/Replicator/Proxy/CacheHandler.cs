@@ -338,7 +338,8 @@ internal static class CacheHandler
         if (notStored is not null)
         {
             download.Release();
-            if (Freshness.IsStorableAnswer(exchange.Request, notStored.Head) && exchange.FileClass != FileClass.Immutable)
+            if ((Freshness.IsStorableAnswer(exchange.Request, notStored.Head) || Freshness.IsRememberedIndexAnswer(exchange.Request, notStored.Head, exchange.FileClass))
+                && exchange.FileClass != FileClass.Immutable)
             {
                 return await StoreAnswerAsync(exchange, relativePath, notStored, requestTime);
             }

@@ -31,6 +31,26 @@ public sealed class FileClassTests
     }
 
     [Fact]
+    public async Task Index404_WithoutALifetime_IsAskedAgainOnline_AndAnsweredOffline()
+    {
+        // A repository without InRelease: apt falls back to Release on a 404, never on a 504.
+        await using var online = await ProxyFixture.StartAsync();
+        online.Origin.Files["/debian/dists/stable/InRelease"] = new OriginFile("no"u8.ToArray(), Status: 404);
+        for (var i = 0; i < 2; i++)
+        {
+            using var reply = await online.Client.GetAsync(online.Origin.Url("/debian/dists/stable/InRelease"));
+            Assert.Equal(HttpStatusCode.NotFound, reply.StatusCode);
+        }
+
+        Assert.Equal(2, online.Origin.CountRequests("/debian/dists/stable/InRelease"));
+        var root = online.Root;
+        await using var offline = await ProxyFixture.StartAsync(s => s with { Offline = true, Static = true, Root = root });
+        using var remembered = await offline.Client.GetAsync(online.Origin.Url("/debian/dists/stable/InRelease"));
+        Assert.Equal(HttpStatusCode.NotFound, remembered.StatusCode);
+        Assert.Equal(2, online.Origin.CountRequests("/debian/dists/stable/InRelease"));
+    }
+
+    [Fact]
     public async Task PackageFile404_IsNeverStored_EvenWithALifetime()
     {
         await using var proxy = await ProxyFixture.StartAsync();

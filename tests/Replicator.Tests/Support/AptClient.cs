@@ -49,6 +49,9 @@ internal sealed class AptClient : IDisposable
 
     private string ConfigPath => Path.Combine(_dir, "apt-test.conf");
 
+    /// <summary>Where apt-get install --download-only puts the packages.</summary>
+    public string Archives => Path.Combine(_dir, "cache", "archives");
+
     /// <summary>Where apt-get download puts the packages.</summary>
     public string Downloads => Path.Combine(_dir, "downloads");
 

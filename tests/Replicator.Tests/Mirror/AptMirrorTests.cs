@@ -1,0 +1,87 @@
+namespace Replicator.Tests.Mirror;
+
+/// <summary>
+/// <c>replicator mirror apt</c> (issue 15, point 2), through the real program, and the real apt-get reading the
+/// result from a Replicator started with --offline on that tree.
+/// </summary>
+public sealed class AptMirrorTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("replicator-aptmirror-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    /// <summary>pkg0 needs pkg1 (after an alternative nothing satisfies) and the virtual package pkg2 provides; pkg3 and pkg4 are not needed.</summary>
+    private static TestRepository Repository() => new("/debian", packages: 5, fields: i => i switch
+    {
+        0 => "Depends: nothing-has-this | pkg1 (>= 1.0), virtual-x\n",
+        2 => "Provides: virtual-x\n",
+        _ => string.Empty,
+    });
+
+    [Fact]
+    public async Task Packages_AndTheirDependencies_AreMirrored_AndAnOfflineReplicatorSatisfiesAptGetInstall()
+    {
+        Assert.True(AptClient.Exists, "apt-get is needed (CI installs it)");
+        await using var origin = await TestOrigin.StartAsync();
+        var repository = Repository();
+        repository.ServeFrom(origin);
+
+        var (exit, stdout, stderr) = await ReplicatorProcess.RunToEndAsync(
+            "mirror", "apt", origin.Url("/debian"), "--suite", "stable", "--component", "main", "--arch", "amd64",
+            "--packages", "pkg0", "--root", _root, "--allow-to", "127.0.0.0/8");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("3 packages chosen", stdout, StringComparison.Ordinal);
+        var tree = Path.Combine(_root, $"127.0.0.1:{origin.Port}");
+        foreach (var (package, i) in repository.Packages.Select((package, i) => (package, i)))
+        {
+            var path = Path.Combine(tree, "debian", package.Filename);
+            if (i <= 2)
+            {
+                Assert.Equal(package.Body, File.ReadAllBytes(path));
+            }
+            else
+            {
+                Assert.False(File.Exists(path), package.Filename);
+            }
+        }
+
+        Assert.True(File.Exists(Path.Combine(tree, "debian", "dists", "stable", "Release")));
+        Assert.True(File.Exists(Path.Combine(tree, repository.ByHashPath("main/binary-amd64/Packages.xz").TrimStart('/'))));
+
+        // A machine whose only source is this tree, served offline: apt resolves and fetches pkg0 with what it needs.
+        var asked = origin.Requests.Count;
+        using var offline = await ReplicatorProcess.StartBareAsync("--port", "0", "--root", _root, "--offline");
+        using var apt = new AptClient($"deb [trusted=yes] http://127.0.0.1:{origin.Port}/debian stable main", $"http://{offline.Endpoint}");
+        var update = await apt.RunAsync("update");
+        Assert.DoesNotContain("Err:", update, StringComparison.Ordinal);
+        await apt.RunAsync("install", "--download-only", "-y", "pkg0");
+
+        var fetched = Directory.GetFiles(apt.Archives, "*.deb").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.Equal(["pkg0_1.1_all.deb", "pkg1_1.1_all.deb", "pkg2_1.1_all.deb"], fetched);
+        Assert.Equal(asked, origin.Requests.Count);
+    }
+
+    [Fact]
+    public async Task ASecondRun_DownloadsNothing_AndAMissingPackageIsNamed()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        var repository = Repository();
+        repository.ServeFrom(origin);
+        string[] mirror = ["mirror", "apt", origin.Url("/debian"), "--suite", "stable", "--arch", "amd64", "--root", _root, "--allow-to", "127.0.0.0/8"];
+
+        var (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync(mirror);
+        Assert.Equal(0, exit);
+        Assert.Contains("5 packages chosen", stdout, StringComparison.Ordinal);
+        var packageRequests = repository.Packages.Sum(package => origin.CountRequests(repository.UrlPathOf(package)));
+        Assert.Equal(5, packageRequests);
+
+        (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync(mirror);
+        Assert.Equal(0, exit);
+        Assert.Equal(5, repository.Packages.Sum(package => origin.CountRequests(repository.UrlPathOf(package))));
+
+        (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync([.. mirror, "--packages", "pkg4,no-such-package"]);
+        Assert.Equal(1, exit);
+        Assert.Contains("unsatisfied: no-such-package", stdout, StringComparison.Ordinal);
+    }
+}
