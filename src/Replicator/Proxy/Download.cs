@@ -167,6 +167,13 @@ internal sealed partial class Download
         try
         {
             (long Length, StoredResponse Response)? existing = null;
+            if (_server.Store.IsPartialBusy(RelativePath))
+            {
+                // Another process (a mirror run on this root) is downloading it now: its partial is not ours to resume.
+                Log.Information("Not storing {Url:l}: another process is downloading it into this cache", Url.ToString());
+                return await PassUncachedAsync(exchange, endToEnd);
+            }
+
             if (!TryStorage(() => existing = _server.Store.FindResumable(RelativePath), "reading the partial body"))
             {
                 return await PassUncachedAsync(exchange, endToEnd);
