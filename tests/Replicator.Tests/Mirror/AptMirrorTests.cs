@@ -63,6 +63,23 @@ public sealed class AptMirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task Source_AddsTheSourcesIndex_AndTheChosenPackagesSources()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        var repository = new TestRepository("/debian", packages: 3, sources: true);
+        repository.ServeFrom(origin);
+
+        var (exit, stdout, stderr) = await ReplicatorProcess.RunToEndAsync(
+            "mirror", "apt", origin.Url("/debian"), "--suite", "stable", "--arch", "amd64", "--packages", "pkg1", "--source", "--root", _root, "--allow-to", "127.0.0.0/8");
+
+        Assert.True(exit == 0, stdout + stderr);
+        var tree = Path.Combine(_root, $"127.0.0.1:{origin.Port}", "debian");
+        Assert.True(File.Exists(Path.Combine(tree, "dists/stable/main/source/Sources")));
+        Assert.Equal(repository.SourceFiles["pool/main/p/pkg1/pkg1_1.1.dsc"], File.ReadAllBytes(Path.Combine(tree, "pool/main/p/pkg1/pkg1_1.1.dsc")));
+        Assert.False(File.Exists(Path.Combine(tree, "pool/main/p/pkg0/pkg0_1.1.dsc")));
+    }
+
+    [Fact]
     public async Task ASecondRun_DownloadsNothing_AndAMissingPackageIsNamed()
     {
         await using var origin = await TestOrigin.StartAsync();

@@ -18,7 +18,8 @@ internal sealed class TestRepository
     private readonly string _base;
 
     /// <param name="fields">Extra fields of package i's stanza ("Depends: pkg1\n"), for dependency tests.</param>
-    public TestRepository(string basePath, int packages, int size = 4096, int generation = 1, Func<int, string>? fields = null)
+    /// <param name="sources">Also a Sources index, listing one .dsc per package (named after it).</param>
+    public TestRepository(string basePath, int packages, int size = 4096, int generation = 1, Func<int, string>? fields = null, bool sources = false)
     {
         _base = basePath;
         Generation = generation;
@@ -39,6 +40,20 @@ internal sealed class TestRepository
         Indexes["main/binary-amd64/Packages"] = plain;
         Indexes["main/binary-amd64/Packages.gz"] = Gzip(plain);
         Indexes["main/binary-amd64/Packages.xz"] = Xz(plain);
+        if (sources)
+        {
+            var text = new StringBuilder();
+            foreach (var package in Packages)
+            {
+                var directory = package.Filename[..package.Filename.LastIndexOf('/')];
+                var dsc = Encoding.UTF8.GetBytes($"Source: {package.Name}\nVersion: {package.Version}\n");
+                SourceFiles[$"{directory}/{package.Name}_{package.Version}.dsc"] = dsc;
+                text.Append($"Package: {package.Name}\nVersion: {package.Version}\nDirectory: {directory}\nChecksums-Sha256:\n {Sha256(dsc)} {dsc.Length} {package.Name}_{package.Version}.dsc\n\n");
+            }
+
+            Indexes["main/source/Sources"] = Encoding.UTF8.GetBytes(text.ToString());
+        }
+
         var release = new StringBuilder($"Origin: Tests\nLabel: Tests\nSuite: {Suite}\nCodename: {Suite}\nDate: Tue, 01 Dec 2026 0{generation}:00:00 UTC\nArchitectures: amd64\nComponents: main\nAcquire-By-Hash: yes\nSHA256:\n");
         foreach (var (path, bytes) in Indexes)
         {
@@ -58,6 +73,9 @@ internal sealed class TestRepository
 
     /// <summary>The indexes below dists/stable/, by path.</summary>
     public SortedDictionary<string, byte[]> Indexes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The source package files (path below the base, bytes), with <c>sources: true</c>.</summary>
+    public Dictionary<string, byte[]> SourceFiles { get; } = new(StringComparer.Ordinal);
 
     public byte[] Release { get; }
 
@@ -85,6 +103,11 @@ internal sealed class TestRepository
         foreach (var package in Packages)
         {
             origin.Files[UrlPathOf(package)] = new OriginFile(package.Body);
+        }
+
+        foreach (var (path, bytes) in SourceFiles)
+        {
+            origin.Files[$"{_base}/{path}"] = new OriginFile(bytes);
         }
     }
 
