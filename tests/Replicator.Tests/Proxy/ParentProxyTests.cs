@@ -22,6 +22,7 @@ public sealed class ParentProxyTests
         Assert.Equal(1, child.Origin.CountRequests("/chained"));
         Assert.Equal(2, child.Origin.Requests.Single(r => r.PathAndQuery == "/chained").Headers["Via"].Split("replicator").Length - 1);
         Assert.Equal("via two", File.ReadAllText(child.CachedPath("/chained")));
+        await parent.SettledAsync(); // the child's client waits for the child's commits, not the parent's
         Assert.Equal("via two", File.ReadAllText(Path.Combine(parent.Root, $"127.0.0.1:{child.Origin.Port}", "chained")));
     }
 
