@@ -101,7 +101,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
             using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
             byte[]? body = null;
             long bytes;
-            if (keepBody)
+            if (keepBody || response.StatusCode != HttpStatusCode.OK)
             {
                 body = await response.Content.ReadAsByteArrayAsync(cancel);
                 bytes = body.Length;
@@ -117,8 +117,9 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
             var outcome = (await access.WaitAsync(TimeSpan.FromSeconds(30), cancel)).Outcome;
             if (response.StatusCode != HttpStatusCode.OK && !(optional && response.StatusCode == HttpStatusCode.NotFound))
             {
-                var reason = body is null ? response.ReasonPhrase : System.Text.Encoding.UTF8.GetString(body).Trim();
-                output.WriteLine($"FAILED {url}: {(int)response.StatusCode} {reason}");
+                // The proxy's own answers carry their reason in one line (a package that does not match its index...).
+                var reason = System.Text.Encoding.UTF8.GetString(body!).Split('\n')[0].Trim();
+                output.WriteLine($"FAILED {url}: {(int)response.StatusCode} {(reason.Length is > 0 and < 400 ? reason : response.ReasonPhrase)}");
             }
 
             return new FetchResult(url, (int)response.StatusCode, outcome, bytes, body);

@@ -32,7 +32,7 @@ public sealed class CrashTests : IDisposable
                 // The client may have bytes before the partial does (the file is written behind it): the kill comes
                 // once the partial holds the half the origin sent.
                 await stream.ReadExactlyAsync(half).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
-                await WaitForLengthAsync(Path.Combine(_root, ".replicator", "partial", $"127.0.0.1:{origin.Port}", "iso"), half.Length);
+                await ReplicatorProcess.WaitForLengthAsync(Path.Combine(_root, ".replicator", "partial", $"127.0.0.1:{origin.Port}", "iso"), half.Length);
                 first.Signal(SIGKILL);
                 await first.WaitForExitAsync();
             }
@@ -137,15 +137,4 @@ public sealed class CrashTests : IDisposable
         UseProxy = true,
     })
     { Timeout = TimeSpan.FromSeconds(60) };
-
-    /// <summary>Waits (bounded) until a file another process writes reaches <paramref name="length"/> bytes.</summary>
-    private static async Task WaitForLengthAsync(string path, long length)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (!File.Exists(path) || new FileInfo(path).Length < length)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"{path} did not reach {length} bytes");
-            await Task.Delay(10);
-        }
-    }
 }

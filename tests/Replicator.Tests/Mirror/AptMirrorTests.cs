@@ -80,6 +80,27 @@ public sealed class AptMirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task ACorruptedPackage_IsRefused_AndReported()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        var repository = Repository();
+        repository.ServeFrom(origin);
+        var corrupted = (byte[])repository.Packages[1].Body.Clone();
+        corrupted[7] ^= 0x55;
+        origin.Files[repository.UrlPathOf(repository.Packages[1])] = new OriginFile(corrupted);
+
+        var (exit, stdout, _) = await ReplicatorProcess.RunToEndAsync(
+            "mirror", "apt", origin.Url("/debian"), "--suite", "stable", "--arch", "amd64", "--packages", "pkg0", "--root", _root, "--allow-to", "127.0.0.0/8");
+
+        Assert.Equal(1, exit);
+        Assert.Contains($"FAILED {origin.Url(repository.UrlPathOf(repository.Packages[1]))}: 502", stdout, StringComparison.Ordinal);
+        Assert.Contains("does not match", stdout, StringComparison.Ordinal);
+        var tree = Path.Combine(_root, $"127.0.0.1:{origin.Port}", "debian");
+        Assert.False(File.Exists(Path.Combine(tree, repository.Packages[1].Filename)));
+        Assert.True(File.Exists(Path.Combine(tree, repository.Packages[0].Filename)));
+    }
+
+    [Fact]
     public async Task ASecondRun_DownloadsNothing_AndAMissingPackageIsNamed()
     {
         await using var origin = await TestOrigin.StartAsync();

@@ -37,6 +37,39 @@ public sealed class MirrorAndProxyTests : IDisposable
     }
 
     [Fact]
+    public async Task KilledMidTransfer_TheNextRunCompletes_WithNoTornFile()
+    {
+        const int SIGKILL = 9;
+        await using var origin = await TestOrigin.StartAsync();
+        var body = TestBodies.Random(23, Size);
+        var never = new TaskCompletionSource();
+        var file = origin.Files["/big.iso"] = new OriginFile(body, ETag: "\"k\"", PauseAt: Size / 2, Resume: never.Task);
+        var tree = Path.Combine(_root, $"127.0.0.1:{origin.Port}", "big.iso");
+        try
+        {
+            using (var first = ReplicatorProcess.Begin("mirror", origin.Url("/big.iso"), "--root", _root, "--allow-to", "127.0.0.0/8"))
+            {
+                await file.Reached.Task.WaitAsync(TimeSpan.FromSeconds(20));
+                await ReplicatorProcess.WaitForLengthAsync(Path.Combine(_root, ".replicator", "partial", $"127.0.0.1:{origin.Port}", "big.iso"), Size / 2);
+                first.Signal(SIGKILL);
+                await first.WaitForExitAsync();
+            }
+
+            Assert.False(File.Exists(tree), "a torn file must never stand in the tree");
+            origin.Files["/big.iso"] = new OriginFile(body, ETag: "\"k\"");
+            var (exit, stdout, stderr) = await MirrorAsync(origin.Url("/big.iso"));
+
+            Assert.True(exit == 0, stdout + stderr);
+            Assert.Equal($"bytes={Size / 2}-", origin.Requests.Last(request => request.PathAndQuery == "/big.iso").Headers["Range"]);
+            Assert.Equal(body, File.ReadAllBytes(tree));
+        }
+        finally
+        {
+            never.TrySetResult();
+        }
+    }
+
+    [Fact]
     public async Task WhileTheMirrorDownloadsAFile_TheProxyPassesItThrough_ThenServesWhatTheMirrorStored()
     {
         await using var origin = await TestOrigin.StartAsync();

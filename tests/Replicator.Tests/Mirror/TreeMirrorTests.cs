@@ -74,6 +74,80 @@ public sealed class TreeMirrorTests : IDisposable
         Assert.True(File.Exists(Path.Combine(tree, "pub/docs/b.bin")));
     }
 
+    /// <summary>
+    /// Puts <paramref name="files"/> (paths below /tree/) on <paramref name="origin"/> with a listing page for every
+    /// directory, written as nginx's autoindex or Apache's mod_autoindex write theirs.
+    /// </summary>
+    private static void ServeTree(TestOrigin origin, Dictionary<string, byte[]> files, bool apache)
+    {
+        var directories = new SortedSet<string>(StringComparer.Ordinal) { string.Empty };
+        foreach (var path in files.Keys)
+        {
+            for (var slash = path.IndexOf('/'); slash >= 0; slash = path.IndexOf('/', slash + 1))
+            {
+                directories.Add(path[..(slash + 1)]);
+            }
+
+            origin.Files[$"/tree/{path}"] = new OriginFile(files[path], LastModified: new DateTimeOffset(2024, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        }
+
+        foreach (var directory in directories)
+        {
+            var children = files.Keys.Concat(directories)
+                .Where(path => path.Length > directory.Length && path.StartsWith(directory, StringComparison.Ordinal))
+                .Select(path => path[directory.Length..])
+                .Where(rest => rest.IndexOf('/') is var slash && (slash < 0 || slash == rest.Length - 1))
+                .Order(StringComparer.Ordinal);
+            var html = new System.Text.StringBuilder();
+            if (apache)
+            {
+                html.Append($"<html><head><title>Index of /tree/{directory}</title></head><body><h1>Index of /tree/{directory}</h1><table>")
+                    .Append("<tr><th><a href=\"?C=N;O=D\">Name</a></th><th><a href=\"?C=M;O=A\">Last modified</a></th></tr>")
+                    .Append("<tr><td><a href=\"/tree/\">Parent Directory</a></td></tr>");
+                foreach (var child in children)
+                {
+                    html.Append($"<tr><td><a href=\"{Uri.EscapeDataString(child.TrimEnd('/'))}{(child.EndsWith('/') ? "/" : string.Empty)}\">{child}</a></td><td>2024-01-01 00:00</td></tr>");
+                }
+
+                html.Append("</table></body></html>");
+            }
+            else
+            {
+                html.Append($"<html>\n<head><title>Index of /tree/{directory}</title></head>\n<body>\n<h1>Index of /tree/{directory}</h1><hr><pre><a href=\"../\">../</a>\n");
+                foreach (var child in children)
+                {
+                    html.Append($"<a href=\"{Uri.EscapeDataString(child.TrimEnd('/'))}{(child.EndsWith('/') ? "/" : string.Empty)}\">{child}</a>    01-Jan-2024 00:00    -\n");
+                }
+
+                html.Append("</pre><hr></body>\n</html>\n");
+            }
+
+            origin.Files[$"/tree/{directory}"] = new OriginFile(System.Text.Encoding.UTF8.GetBytes(html.ToString()), "text/html");
+        }
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ATreeListedTheNginxOrApacheWay_LandsByteExact(bool apache)
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        var files = Enumerable.Range(0, 30).ToDictionary(i => $"d{i % 3}/sub{i % 2}/file{i}.bin", i => TestBodies.Random(i, 100 + (i * 997)));
+        files["top.txt"] = "top"u8.ToArray();
+        ServeTree(origin, files, apache);
+
+        var (exit, stdout, stderr) = await MirrorAsync(origin.Url("/tree/"), "--jobs", "6");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("31 files: 31 downloaded", stdout, StringComparison.Ordinal);
+        foreach (var (path, body) in files)
+        {
+            Assert.Equal(body, File.ReadAllBytes(Path.Combine(_dir, "cache", $"127.0.0.1:{origin.Port}", "tree", path)));
+        }
+
+        Assert.All(files.Keys, path => Assert.Equal(1, origin.CountRequests($"/tree/{path}")));
+    }
+
     [Fact]
     public async Task IncludeAndMaxFileSize_ChooseTheFiles_AndABadArgumentIsOneLine()
     {

@@ -44,6 +44,29 @@ internal sealed partial class ReplicatorProcess : IDisposable
     public static Task<ReplicatorProcess> StartWithEnvironmentAsync(Dictionary<string, string> environment, params string[] args) =>
         StartAsync(environment, ["--allow-to", "127.0.0.0/8", .. args]);
 
+    /// <summary>Starts a command that does not listen (replicator mirror): its lines are collected, nothing is awaited.</summary>
+    public static ReplicatorProcess Begin(params string[] args)
+    {
+        var process = Launch(args, []);
+        var running = new ReplicatorProcess(process);
+        process.OutputDataReceived += (_, e) => running.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => running.OnLine(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return running;
+    }
+
+    /// <summary>Waits (bounded) until a file another process writes reaches <paramref name="length"/> bytes.</summary>
+    public static async Task WaitForLengthAsync(string path, long length)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!File.Exists(path) || new FileInfo(path).Length < length)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{path} did not reach {length} bytes");
+            await Task.Delay(10);
+        }
+    }
+
     private static async Task<ReplicatorProcess> StartAsync(Dictionary<string, string> environment, string[] args)
     {
         var process = Launch(args, environment);
