@@ -58,6 +58,34 @@ public sealed class UpkeepTests
     }
 
     [Fact]
+    public async Task UnderMinFree_TheLeastRecentlyUsedGo_UntilTheFileSystemHasRoomAgain()
+    {
+        using var disk = SmallDisk.TryMount("8m");
+        if (disk is null)
+        {
+            return; // not root: no tmpfs to fill (CI runs as root)
+        }
+
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Root = Path.Combine(disk.Path, "cache"), Upkeep = s.Upkeep with { MinFree = 0.5 } }, clock);
+        foreach (var name in (string[])["/first", "/second", "/third"])
+        {
+            proxy.Origin.Files[name] = new OriginFile(TestBodies.Random(name.Length, (3 * MiB) / 2), CacheControl: "max-age=3600");
+            clock.Advance(TimeSpan.FromSeconds(1));
+            await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(name));
+            await proxy.Accesses.OutcomesAsync(proxy.Origin.Url(name), 1);
+        }
+
+        // 4.5 MiB of 8 in use: under half free, the oldest goes (and no more than needed).
+        await proxy.Server.Usage.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        var drive = new DriveInfo(disk.Path);
+        Assert.True(drive.AvailableFreeSpace >= drive.TotalSize / 2, $"{drive.AvailableFreeSpace} of {drive.TotalSize} free");
+        Assert.False(File.Exists(proxy.CachedPath("/first")));
+        Assert.True(File.Exists(proxy.CachedPath("/third")));
+        Assert.Equal(1, proxy.Server.Usage.Evictions);
+    }
+
+    [Fact]
     public async Task TheProxysDailyExpiry_RemovesPackageFilesNoIndexListsAnyMore()
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);

@@ -94,7 +94,7 @@ internal sealed class UsageLedger : IDisposable
     public void Stored(string path, long size, FileClass fileClass)
     {
         Record(new Usage(Kind.Stored, path, size, Now(), fileClass));
-        if (_options.MaxSize is not null)
+        if (_options.MaxSize is not null || _options.MinFree is not null)
         {
             _wake.Set(); // the cap is checked at once, not at the next interval
         }
