@@ -338,7 +338,12 @@ internal sealed class CacheStore
             }
 
             RandomAccess.SetLength(handle, keep);
-            WriteDurably(partial.MetaPath, stored);
+            if (stored.Length is < 0 or > ResumableAbove)
+            {
+                // What makes a partial resumable, even after a power cut. A small body is fetched again whole instead,
+                // and saves a file created, fsynced and renamed (a mirror of many small files pays them per file).
+                WriteDurably(partial.MetaPath, stored);
+            }
             return partial;
         }
         catch
@@ -653,6 +658,9 @@ internal sealed class CacheStore
         WriteDurably(path, stored);
         Remember(relativePath, stored);
     }
+
+    /// <summary>A partial body larger than this (or of unknown length) has metadata, to be resumed; a smaller one is fetched again whole.</summary>
+    public const long ResumableAbove = 256 << 10;
 
     /// <summary>Writes metadata to a temporary file, flushes it to disk, and renames it over <paramref name="path"/>.</summary>
     private void WriteDurably(string path, StoredResponse stored)

@@ -67,7 +67,7 @@ public sealed class WriteProtocolTests : IDisposable
     public void AnInterruptedPartial_IsFoundResumable_AndReopenedKeepingItsBytes()
     {
         var store = new CacheStore(new FileSystem(), _root);
-        var stored = Stored(length: 6);
+        var stored = Stored(length: CacheStore.ResumableAbove + 6);
         using (var partial = store.OpenPartial("h:80/x", stored, keep: 0))
         {
             partial.Write(0, "abcd"u8);
@@ -84,6 +84,20 @@ public sealed class WriteProtocolTests : IDisposable
         }
 
         Assert.Equal("abCDEF", File.ReadAllText(Path.Combine(_root, "h:80/x")));
+    }
+
+    [Fact]
+    public void ASmallPartial_HasNoMetadata_AndIsFetchedAgainWholeRatherThanResumed()
+    {
+        // A mirror of many small files creates one file less per file (the partial's metadata, fsynced and renamed).
+        var store = new CacheStore(new FileSystem(), _root);
+        using (var partial = store.OpenPartial("h:80/small", Stored(length: CacheStore.ResumableAbove), keep: 0))
+        {
+            partial.Write(0, "abcd"u8);
+        }
+
+        Assert.False(File.Exists(Path.Combine(_root, ".replicator/partial/h:80/small%meta")));
+        Assert.Null(store.FindResumable("h:80/small"));
     }
 
     [Fact]

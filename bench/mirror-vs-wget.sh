@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Issue 15's benchmark, not a test: mirroring a tree of 2,000 small files and one of 20 files of 50 MiB from a local
+# nginx (autoindex listings) with `replicator mirror`, `wget --mirror` and, when installed, `lftp mirror`, alternating,
+# fresh output each run; the medians of the wall times and the ratios.
+#
+#   bench/mirror-vs-wget.sh [RUNS] [BINARY]   (BINARY: a published replicator; default: dotnet publish to /tmp/mirror-bin)
+# Needs nginx and wget; uses /tmp/mirror-bench and a free loopback port.
+set -euo pipefail
+runs=${1:-3}
+here=$(cd "$(dirname "$0")/.." && pwd)
+bin=${2:-}
+if [[ -z $bin ]]; then
+  dotnet publish "$here/src/Replicator" -c Release -o /tmp/mirror-bin -v q >/dev/null
+  bin=/tmp/mirror-bin/replicator
+fi
+work=/tmp/mirror-bench
+rm -rf "$work" && mkdir -p "$work/www/small" "$work/www/large" "$work/nginx"
+
+python3 - "$work/www/small" <<'PY'
+import os, random, sys
+random.seed(15)
+for d in range(100):
+    folder = os.path.join(sys.argv[1], "d%03d" % d)
+    os.makedirs(folder)
+    for f in range(20):
+        with open(os.path.join(folder, "f%02d.bin" % f), "wb") as out:
+            out.write(random.randbytes(random.randint(1024, 8192)))
+PY
+for i in $(seq -w 1 20); do head -c $((50 << 20)) /dev/urandom > "$work/www/large/part$i.bin"; done
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat > "$work/nginx/nginx.conf" <<CONF
+worker_processes 2;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  server {
+    listen 127.0.0.1:$port;
+    root $work/www;
+    autoindex on;
+  }
+}
+CONF
+nginx -c "$work/nginx/nginx.conf"
+trap 'kill "$(cat "$work/nginx/nginx.pid")"' EXIT
+url=http://127.0.0.1:$port
+
+seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+for tree in small large; do
+  : >"$work/replicator-$tree" ; : >"$work/wget-$tree" ; : >"$work/lftp-$tree"
+  for run in $(seq 1 "$runs"); do
+    rm -rf "$work/out" && mkdir -p "$work/out" && sync
+    seconds "$bin" mirror "$url/$tree/" --root "$work/out/replicator" --allow-to 127.0.0.0/8 >>"$work/replicator-$tree"
+    rm -rf "$work/out" && mkdir -p "$work/out" && sync
+    seconds wget --mirror --no-parent -q -P "$work/out/wget" "$url/$tree/" >>"$work/wget-$tree"
+    if command -v lftp >/dev/null; then
+      rm -rf "$work/out" && mkdir -p "$work/out" && sync
+      seconds lftp -c "mirror --parallel=4 $url/$tree/ $work/out/lftp" >>"$work/lftp-$tree"
+    fi
+  done
+  r=$(median <"$work/replicator-$tree"); w=$(median <"$work/wget-$tree")
+  line="$tree: replicator $(printf %.2f "$r") s, wget $(printf %.2f "$w") s (wget/replicator $(echo "$w / $r" | bc -l | xargs printf %.2f)x)"
+  if [[ -s $work/lftp-$tree ]]; then
+    l=$(median <"$work/lftp-$tree")
+    line="$line, lftp --parallel=4 $(printf %.2f "$l") s (lftp/replicator $(echo "$l / $r" | bc -l | xargs printf %.2f)x)"
+  fi
+  echo "$line; runs: replicator $(tr '\n' ' ' <"$work/replicator-$tree")/ wget $(tr '\n' ' ' <"$work/wget-$tree")"
+done
