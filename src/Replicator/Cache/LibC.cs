@@ -25,6 +25,8 @@ internal static unsafe partial class LibC
 
     public const int AT_FDCWD = -100;
     public const int AT_EMPTY_PATH = 0x1000;
+    public const uint STATX_TYPE = 0x1;
+    public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const uint STATX_CTIME = 0x80;
     public const uint STATX_INO = 0x100;
     public const uint STATX_SIZE = 0x200;

@@ -6,6 +6,14 @@ namespace Replicator.Cache;
 /// Which file a name stands for, as it is now: a body replaced by rename is another inode, even with the same length,
 /// and a body written in place has another change time.
 /// </summary>
+/// <summary>What a path names, a last symbolic link not followed (see <see cref="NativeFile.KindOf"/>).</summary>
+internal enum PathKind
+{
+    Missing,
+    Link,
+    Other,
+}
+
 internal readonly record struct FileIdentity(uint DeviceMajor, uint DeviceMinor, ulong Inode, long Length, long ChangedSeconds, uint ChangedNanoseconds);
 
 /// <summary>
@@ -69,6 +77,20 @@ internal static class NativeFile
 
         var fd = (int)file.DangerousGetHandle();
         ThreadPool.UnsafeQueueUserWorkItem(_ => LibC.sync_file_range(fd, offset, count, LibC.SYNC_FILE_RANGE_WRITE), null);
+    }
+
+    /// <summary>What <paramref name="path"/> names, not following a last symbolic link: one statx(2), no readlink.</summary>
+    public static unsafe PathKind KindOf(string path)
+    {
+        const int TypeMask = 0xF000, Link = 0xA000; // S_IFMT, S_IFLNK; stx_mode at offset 28
+        var buffer = stackalloc byte[256];
+        if (LibC.statx(LibC.AT_FDCWD, path, LibC.AT_SYMLINK_NOFOLLOW, LibC.STATX_TYPE, buffer) != 0)
+        {
+            var errno = LibC.LastError;
+            return errno is LibC.ENOENT or LibC.ENOTDIR ? PathKind.Missing : throw LibC.Error($"statx {path}", errno);
+        }
+
+        return (*(ushort*)(buffer + 28) & TypeMask) == Link ? PathKind.Link : PathKind.Other;
     }
 
     /// <summary>The identity of the file <paramref name="path"/> names; false when nothing is there.</summary>

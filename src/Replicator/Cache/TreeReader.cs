@@ -67,15 +67,12 @@ internal sealed class TreeReader : IDisposable
         foreach (var name in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
         {
             current = current + "/" + name;
-            var info = new FileInfo(current);
-            if (info.LinkTarget is not null)
+            switch (NativeFile.KindOf(current))
             {
-                return true;
-            }
-
-            if (!info.Exists && !Directory.Exists(current))
-            {
-                return false; // nothing further down can be a link
+                case PathKind.Link:
+                    return true;
+                case PathKind.Missing:
+                    return false; // nothing further down can be a link
             }
         }
 
