@@ -97,42 +97,14 @@ internal static class CacheCommand
 
     private static int Verify(CacheStore store, bool fix, bool json)
     {
-        var indexes = new PackageIndexes();
-        indexes.LearnTree(store);
-        var checkedFiles = 0;
-        var damaged = new List<Damaged>();
-        foreach (var (path, length, _) in store.EnumerateBodies())
-        {
-            checkedFiles++;
-            var reason = store.Damage(path);
-            if (reason is null && indexes.Expect(path) is { } expected)
-            {
-                using var body = store.Tree.OpenForReading(store.BodyPath(path));
-                var sha256 = PackageIndexes.Sha256Of(body);
-                if (!string.Equals(sha256, expected.Sha256, StringComparison.OrdinalIgnoreCase) || (expected.Size is { } size && size != length))
-                {
-                    reason = $"{length} bytes, SHA256 {sha256}; {expected.Source} says {(expected.Size is { } s ? $"{s} bytes, " : string.Empty)}SHA256 {expected.Sha256}";
-                }
-            }
-
-            if (reason is not null)
-            {
-                if (fix)
-                {
-                    store.MoveAside(path);
-                }
-
-                damaged.Add(new Damaged(path, reason, fix));
-            }
-        }
-
+        var (checkedFiles, damaged) = TreeVerification.Run(store, fix);
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new { Checked = checkedFiles, Damaged = damaged }, s_json));
         }
         else
         {
-            damaged.ForEach(file => Console.WriteLine($"damaged {file.Path}: {file.Reason}{(file.MovedAside ? " (moved aside)" : string.Empty)}"));
+            damaged.ToList().ForEach(file => Console.WriteLine($"damaged {file.Path}: {file.Reason}{(file.MovedAside ? " (moved aside)" : string.Empty)}"));
             Console.WriteLine($"{checkedFiles} files checked, {damaged.Count} damaged{(fix && damaged.Count > 0 ? ", moved aside: they are fetched again" : string.Empty)}");
         }
 
@@ -278,8 +250,6 @@ internal static class CacheCommand
     private sealed record HostStats(string Host, long Files, long Bytes, long Hits, long Misses, double HitRatio, long BytesSaved, long BytesFromUpstream);
 
     private sealed record TotalStats(string Root, DateTimeOffset? Created, long Files, long Bytes, long Hits, long Misses, double HitRatio, long BytesSaved, long BytesFromUpstream, IReadOnlyList<HostStats> Hosts);
-
-    private sealed record Damaged(string Path, string Reason, bool MovedAside);
 
     private sealed record Removed(string Path, long Bytes);
 

@@ -33,6 +33,11 @@ internal sealed class ClientAdmission
     }
 
     /// <summary>Open connections of <paramref name="address"/> (for tests and the status page).</summary>
+    /// <summary>Connections admitted and not yet ended, all addresses together.</summary>
+    public int OpenTotal => Volatile.Read(ref _openTotal);
+
+    private int _openTotal;
+
     public int OpenConnections(IPAddress address) => _open.TryGetValue(address, out var count) ? count : 0;
 
     /// <summary>
@@ -52,6 +57,7 @@ internal sealed class ClientAdmission
         }
 
         var count = _open.AddOrUpdate(address, 1, static (_, open) => open + 1);
+        Interlocked.Increment(ref _openTotal);
         if (_maxPerAddress > 0 && count > _maxPerAddress)
         {
             // Not counted while the refusal is answered: the refused do not hold up the admitted.
@@ -67,6 +73,7 @@ internal sealed class ClientAdmission
     /// <summary>An admitted connection of <paramref name="address"/> has ended.</summary>
     public void Leave(IPAddress address)
     {
+        Interlocked.Decrement(ref _openTotal);
         while (true)
         {
             var open = _open[address];

@@ -163,12 +163,19 @@ internal sealed class ClientSession : IDisposable
                 return;
             }
 
+            if (request.Target == MetricsPage.Path)
+            {
+                // Prometheus' default path: before any mirror URL (a host named "metrics" is reached as /metrics/...).
+                exchange.Outcome = await MetricsPage.SendAsync(exchange);
+                return;
+            }
+
             if (request.Target.StartsWith('/') || request.Target == "*")
             {
                 // Origin form: a mirror URL (/HOST/PATH, /NAME/PATH), or the proxy's own page.
                 if (exchange.Server.Options.Mirrors.Resolve(request.Target) is not { Count: > 0 } urls)
                 {
-                    exchange.Outcome = await StatusPage.SendAsync(exchange);
+                    exchange.Outcome = await Console.ConsolePages.SendAsync(exchange);
                     return;
                 }
 

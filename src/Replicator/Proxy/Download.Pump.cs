@@ -119,6 +119,7 @@ internal sealed partial class Download
         }
         catch (UnverifiedBodyException e)
         {
+            _server.Metrics.VerificationFailed();
             _server.Store.Discard(partial);
             Log.Warning("Not stored {Url:l}: {Reason:l}", Url.ToString(), e.Message);
             throw;

@@ -45,6 +45,7 @@ internal sealed partial class Download
 
     private async ValueTask Write(Fiber fiber, ReadOnlyMemory<byte> piece)
     {
+        _server.Counters.CountUpstream(piece.Length);
         while (!piece.IsEmpty)
         {
             if (Tail is null && Volatile.Read(ref _writeError) is { } refused && Volatile.Read(ref _writing) == 0)

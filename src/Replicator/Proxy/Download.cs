@@ -97,6 +97,15 @@ internal sealed partial class Download
 
     public bool IsPending => _state == DownloadState.Pending;
 
+    /// <summary>Where the body continued from (a resumed download), or 0.</summary>
+    public long ResumedFrom { get; private set; }
+
+    /// <summary>When the body began to arrive (the proxy's clock's timestamp), for a rate.</summary>
+    public long StartedAt { get; private set; }
+
+    /// <summary>Clients following the download now (the writer's own reference left out).</summary>
+    public int Clients => Math.Max(0, Volatile.Read(ref _references) - 1);
+
     /// <summary>True when this download will not deliver the body (declined, or failed before its head).</summary>
     public bool IsUnavailable => _state == DownloadState.Declined || (_state == DownloadState.Failed && Stored is null);
 
@@ -252,6 +261,7 @@ internal sealed partial class Download
             HoldsHead = expected is not null && (Length ?? expected.Size ?? long.MaxValue) <= VerifyBeforeServingBelow;
             Interlocked.Exchange(ref _available, resumeFrom);
             StartRing(exchange.Fiber.Loop, resumeFrom);
+            (ResumedFrom, StartedAt) = (resumeFrom, _server.Clock.GetTimestamp());
             if (resumed)
             {
                 Log.Information("Resuming {Url:l} at byte {Offset} of {Length}", Url.ToString(), resumeFrom, Length);

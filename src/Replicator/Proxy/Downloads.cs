@@ -14,6 +14,12 @@ internal sealed class Downloads
     private int _committing;
     private TaskCompletionSource _settled = Settled();
 
+    /// <summary>Downloads in progress now.</summary>
+    public int Count => _running.Count;
+
+    /// <summary>The downloads in progress now (the console's live activity).</summary>
+    public IEnumerable<Download> All => _running.Values;
+
     public Download? Find(string relativePath) => _running.TryGetValue(relativePath, out var download) ? download : null;
 
     /// <summary>Registers <paramref name="download"/> unless one for the same path is running; returns the one that runs.</summary>

@@ -186,7 +186,7 @@ internal sealed class Exchange
     public void WriteAccessLog()
     {
         var duration = Server.Clock.GetElapsedTime(_started);
-        Server.Counters.Count(FileClass, Outcome);
+        Server.Counters.Count(Request.Method, FileClass, Outcome, BytesSent);
         if (CachePath is { } cachePath)
         {
             RecordUsage(cachePath);

@@ -51,7 +51,11 @@ internal static class Forwarder
                 await SendBodyAsync(exchange, alreadyRead, clientFraming.Kind == BodyKind.Chunked);
             }
 
-            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) => SendBodyAsync(state.Exchange, piece, state.Chunked), (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
+            while (await reader.ReadAsync(exchange.Fiber, exchange.Timeout, static (piece, state) =>
+            {
+                state.Exchange.Server.Counters.CountUpstream(piece.Length);
+                return SendBodyAsync(state.Exchange, piece, state.Chunked);
+            }, (Exchange: exchange, Chunked: clientFraming.Kind == BodyKind.Chunked)))
             {
                 if (pacer is not null)
                 {

@@ -14,7 +14,7 @@ internal sealed record OriginResponse(UpstreamConnection Connection, ResponseHea
 /// so that each proxy in a process has its own), the parent proxy, the address and port rules, and pacing. It sends
 /// a request (with its body, framed anew) and reads the final response head within --upstream-head-timeout.
 /// </summary>
-internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvider clock)
+internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvider clock, ProxyMetrics? metrics = null)
 {
     private readonly ConcurrentDictionary<FiberLoop, UpstreamPool> _pools = new();
     private readonly TlsCheck _tls = new(UpstreamTls.Validator(options.ExtraAuthorities));
@@ -92,13 +92,16 @@ internal sealed class OriginClient(ProxyOptions options, bool offline, TimeProvi
             try
             {
                 upstream = await pool.GetAsync(exchange.Fiber, host, port, exchange.Timeout, access, tls);
+                var sent = clock.GetTimestamp();
                 await upstream.Connection.SendAsync(exchange.Fiber, head, exchange.Timeout);
                 if (requestBody.Kind != BodyKind.None)
                 {
                     await ForwardRequestBodyAsync(exchange, upstream, requestBody);
                 }
 
-                return new OriginResponse(upstream, await ReadFinalHeadAsync(exchange, upstream, method));
+                var response = await ReadFinalHeadAsync(exchange, upstream, method);
+                metrics?.OriginAnswered(clock.GetElapsedTime(sent));
+                return new OriginResponse(upstream, response);
             }
             catch (Exception e)
             {

@@ -21,15 +21,28 @@ internal sealed class ProxyServer : IDisposable
         CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody, cacheOptions.CopiedBodyBudget);
         MappedBodies = MappedBody.Keeper(Clock, Store.Tree, cacheOptions.MappedBodyBudget);
         Admission = new ClientAdmission(options.Access, options.MaxClientConnections, Clock);
-        Origin = new OriginClient(options, cacheOptions.Offline, Clock);
+        Metrics = new ProxyMetrics(this);
+        Origin = new OriginClient(options, cacheOptions.Offline, Clock, Metrics);
         Usage = new Cache.Upkeep.UsageLedger(Store, cacheOptions.Upkeep, Clock);
+        History = new Console.ActivityHistory(Counters, Clock);
     }
+
+    /// <summary>Requests per minute over the last hours (the console's chart).</summary>
+    public Console.ActivityHistory History { get; }
+
+    /// <summary>The figures for monitoring: System.Diagnostics.Metrics instruments and /metrics.</summary>
+    public ProxyMetrics Metrics { get; }
 
     /// <summary>What the tree cannot hold (last use, hits, totals) and the size cap's eviction.</summary>
     public Cache.Upkeep.UsageLedger Usage { get; }
 
     /// <summary>Writes what is recorded and stops the upkeep (after the engine has stopped).</summary>
-    public void Dispose() => Usage.Dispose();
+    public void Dispose()
+    {
+        Usage.Dispose();
+        Metrics.Dispose();
+        History.Dispose();
+    }
 
     public ProxyOptions Options { get; }
 

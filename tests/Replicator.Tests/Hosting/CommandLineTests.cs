@@ -208,7 +208,7 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public void ShippedServiceConfig_Parses_ListensOnBothFamilies_AndAdmitsPrivateRanges()
     {
-        var docs = Path.Combine(RepositoryRoot(), "docs");
+        var docs = Path.Combine(TestPaths.RepositoryRoot(), "docs");
         var unit = File.ReadAllText(Path.Combine(docs, "replicator.service"));
         Assert.Contains("--config /etc/replicator/replicator.conf", unit, StringComparison.Ordinal);
         Assert.Contains("RestartPreventExitStatus=2", unit, StringComparison.Ordinal);
@@ -224,17 +224,6 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.False(settings.Proxy.Access.Allows(IPAddress.Parse("203.0.113.1")));
         Assert.Equal("/var/cache/replicator", settings.Cache.Root);
-    }
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (!File.Exists(Path.Combine(directory.FullName, "replicator.sln")))
-        {
-            directory = directory.Parent ?? throw new InvalidOperationException("replicator.sln not found above the test binaries");
-        }
-
-        return directory.FullName;
     }
 
     private string Write(string text)

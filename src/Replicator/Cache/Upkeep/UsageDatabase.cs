@@ -114,6 +114,20 @@ internal sealed class UsageDatabase : IDisposable
         }
     }
 
+    /// <summary>The files whose path starts with <paramref name="prefix"/> (a range of the primary key, not a scan).</summary>
+    public IEnumerable<FileRecord> ReadFilesBelow(string prefix)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT path, size, stored, last_access, hits, bytes_served, class FROM files WHERE path >= $from AND path < $to";
+        command.Parameters.AddWithValue("$from", prefix);
+        command.Parameters.AddWithValue("$to", prefix + "\U0010FFFF");
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            yield return new FileRecord(reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), reader.GetInt64(5), (FileClass)reader.GetInt32(6));
+        }
+    }
+
     public IReadOnlyList<HostRecord> ReadHosts()
     {
         using var command = _connection.CreateCommand();
