@@ -20,10 +20,7 @@ public sealed class MetricsTests
     public async Task Metrics_CountRequestsByOutcome_Bytes_AndTheOriginsLatency()
     {
         await using var proxy = await ProxyFixture.StartAsync();
-        proxy.Origin.Files["/m"] = new OriginFile(new byte[5000], CacheControl: "max-age=600");
-        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/m"));
-        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/m"));
-        await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/m"), 2);
+        await MissThenHitAsync(proxy, "/m", 5000);
 
         var text = await MetricsAsync(proxy);
 
@@ -37,6 +34,15 @@ public sealed class MetricsTests
         Assert.Contains("replicator_origin_duration_seconds_count 1\n", text, StringComparison.Ordinal);
         Assert.Contains("replicator_cache_files 1\n", await MetricsAfterFlushAsync(proxy), StringComparison.Ordinal);
         Assert.Matches("replicator_client_connections [1-9]", text);
+    }
+
+    /// <summary>One MISS, then one HIT of a file of <paramref name="size"/> bytes, both counted.</summary>
+    private static async Task MissThenHitAsync(ProxyFixture proxy, string path, int size)
+    {
+        proxy.Origin.Files[path] = new OriginFile(new byte[size], CacheControl: "max-age=600");
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(path));
+        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url(path));
+        await proxy.Accesses.OutcomesAsync(proxy.Origin.Url(path), 2);
     }
 
     private static async Task<string> MetricsAfterFlushAsync(ProxyFixture proxy)
@@ -61,10 +67,7 @@ public sealed class MetricsTests
     public async Task TheMeter_PublishesTheSameCounts_ForDotnetCountersAndOpenTelemetry()
     {
         await using var proxy = await ProxyFixture.StartAsync();
-        proxy.Origin.Files["/i"] = new OriginFile(new byte[100], CacheControl: "max-age=600");
-        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/i"));
-        await proxy.Client.GetByteArrayAsync(proxy.Origin.Url("/i"));
-        await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/i"), 2);
+        await MissThenHitAsync(proxy, "/i", 100);
 
         var hits = 0L;
         var names = new List<string>();
