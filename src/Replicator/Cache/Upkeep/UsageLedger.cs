@@ -45,7 +45,36 @@ internal sealed class UsageLedger : IDisposable
         Removed,
     }
 
-    private readonly record struct Usage(Kind Kind, string Path, long Bytes, long Time, FileClass Class);
+    private readonly record struct Usage(Kind Kind, string Path, long Bytes, long Time, FileClass Class, long Count = 1);
+
+    /// <summary>The hits of one thread since the last pass, by path (the very string: a hit does not hash its text).</summary>
+    private sealed class Tally
+    {
+        public readonly Lock Lock = new();
+        public Dictionary<string, HitTally> Hits = new(ByReference.Instance);
+    }
+
+    private sealed class HitTally
+    {
+        public long Count;
+        public long Bytes;
+        public long Last;
+    }
+
+    private sealed class ByReference : IEqualityComparer<string>
+    {
+        public static readonly ByReference Instance = new();
+
+        public bool Equals(string? x, string? y) => ReferenceEquals(x, y);
+
+        public int GetHashCode(string obj) => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj);
+    }
+
+    /// <summary>
+    /// Hits are counted per thread and per file, not queued one by one: a pass then applies one record per file hit
+    /// (a queue of every hit made each pass a burst of work as long as the hits were many, felt in the hits' tail).
+    /// </summary>
+    private readonly ThreadLocal<Tally> _tallies = new(() => new Tally(), trackAllValues: true);
 
     private readonly CacheStore _store;
     private readonly UpkeepOptions _options;
@@ -85,7 +114,22 @@ internal sealed class UsageLedger : IDisposable
     public Task Ready => _ready.Task;
 
     /// <summary>A response served from the cache (HIT, STALE, REVALIDATED, OFFLINE): <paramref name="bytes"/> sent.</summary>
-    public void Hit(string path, long bytes) => Record(new Usage(Kind.Hit, path, bytes, Now(), FileClass.Other));
+    public void Hit(string path, long bytes)
+    {
+        var tally = _tallies.Value!;
+        var now = Now();
+        lock (tally.Lock)
+        {
+            if (!tally.Hits.TryGetValue(path, out var hit))
+            {
+                tally.Hits[path] = hit = new HitTally();
+            }
+
+            hit.Count++;
+            hit.Bytes += bytes;
+            hit.Last = now;
+        }
+    }
 
     /// <summary>A response whose body came from the origin (MISS).</summary>
     public void Miss(string path, long bytes) => Record(new Usage(Kind.Miss, path, bytes, Now(), FileClass.Other));
@@ -247,6 +291,21 @@ internal sealed class UsageLedger : IDisposable
         var touched = new Dictionary<string, FileUsage>(StringComparer.Ordinal);
         var removed = new HashSet<string>(StringComparer.Ordinal);
         var hosts = new Dictionary<string, HostRecord>(StringComparer.Ordinal);
+        foreach (var tally in _tallies.Values)
+        {
+            Dictionary<string, HitTally> hits;
+            lock (tally.Lock)
+            {
+                hits = tally.Hits;
+                tally.Hits = new(ByReference.Instance);
+            }
+
+            foreach (var (path, hit) in hits)
+            {
+                Apply(new Usage(Kind.Hit, path, hit.Bytes, hit.Last, FileClass.Other, hit.Count), touched, removed, hosts);
+            }
+        }
+
         while (_recorded.TryDequeue(out var usage))
         {
             Apply(usage, touched, removed, hosts);
@@ -296,8 +355,8 @@ internal sealed class UsageLedger : IDisposable
                 var host = HostOf(usage.Path);
                 var totals = hosts.GetValueOrDefault(host) ?? new HostRecord(host, 0, 0, 0, 0);
                 hosts[host] = usage.Kind == Kind.Hit
-                    ? totals with { Hits = totals.Hits + 1, BytesFromCache = totals.BytesFromCache + usage.Bytes }
-                    : totals with { Misses = totals.Misses + 1, BytesFromUpstream = totals.BytesFromUpstream + usage.Bytes };
+                    ? totals with { Hits = totals.Hits + usage.Count, BytesFromCache = totals.BytesFromCache + usage.Bytes }
+                    : totals with { Misses = totals.Misses + usage.Count, BytesFromUpstream = totals.BytesFromUpstream + usage.Bytes };
                 if (file is null)
                 {
                     return;
@@ -305,7 +364,7 @@ internal sealed class UsageLedger : IDisposable
 
                 if (usage.Kind == Kind.Hit)
                 {
-                    file.Hits++;
+                    file.Hits += usage.Count;
                     file.BytesServed += usage.Bytes;
                 }
 
