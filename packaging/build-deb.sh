@@ -23,6 +23,11 @@ for rid in $rids; do
     install -d "$root/DEBIAN" "$root/usr/lib/replicator" "$root/usr/bin" "$root/lib/systemd/system" "$root/etc/replicator" \
         "$root/etc/logrotate.d" "$root/usr/share/man/man8" "$root/usr/share/doc/replicator"
     cp -a "dist/$rid/." "$root/usr/lib/replicator/"
+    chmod 0644 "$root"/usr/lib/replicator/*.so
+    strip=$([[ $arch == amd64 ]] && echo strip || echo aarch64-linux-gnu-strip)
+    if command -v "$strip" >/dev/null; then
+        "$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$root"/usr/lib/replicator/*.so
+    fi
     ln -s ../lib/replicator/replicator "$root/usr/bin/replicator"
     sed 's|^ExecStart=.*|ExecStart=/usr/bin/replicator --config /etc/replicator/replicator.conf|; /^# Install/,/^#   sudo systemctl enable/d' \
         docs/replicator.service > "$root/lib/systemd/system/replicator.service"
@@ -99,14 +104,14 @@ replicator ($version) unstable; urgency=low
 
   * Built from commit $(git rev-parse --short HEAD).
 
- -- Replicator developers <replicator@localhost>  $(date -u -R)
+ -- Replicator developers <replicator@users.noreply.github.com>  $(date -u -R)
 CHANGELOG
 
     cat > "$root/DEBIAN/control" <<CONTROL
 Package: replicator
 Version: $version
 Architecture: $arch
-Maintainer: Replicator developers <replicator@localhost>
+Maintainer: Replicator developers <replicator@users.noreply.github.com>
 Section: net
 Priority: optional
 Installed-Size: $(du -sk "$root" | cut -f1)
@@ -117,7 +122,20 @@ Description: caching HTTP mirror proxy for browsers and apt
  that people can browse and copy, and served from it afterwards, also offline:
  a package mirror for a LAN that needs no network once filled.
 CONTROL
-    echo "/etc/replicator/replicator.conf" > "$root/DEBIAN/conffiles"
+    printf '/etc/logrotate.d/replicator\n/etc/replicator/replicator.conf\n' > "$root/DEBIAN/conffiles"
+    cat > "$root/usr/share/doc/replicator/copyright" <<'COPYRIGHT'
+Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: replicator
+
+Files: *
+Copyright: the Replicator developers
+License: other
+ No license has been chosen for this project yet: this package is built from its source for use by the people
+ who build it. The bundled .NET runtime is MIT-licensed (Microsoft), SQLite is in the public domain.
+COPYRIGHT
+    # The .NET host links zlib-ng in (System.IO.Compression); it cannot use the system's.
+    install -d "$root/usr/share/lintian/overrides"
+    printf 'replicator: embedded-library zlib [usr/lib/replicator/replicator]\n' > "$root/usr/share/lintian/overrides/replicator"
     cat > "$root/DEBIAN/postinst" <<'POSTINST'
 #!/bin/sh
 set -e
@@ -126,10 +144,14 @@ if [ "$1" = configure ]; then
     getent passwd replicator >/dev/null || useradd --system --gid replicator --home-dir /var/cache/replicator \
         --no-create-home --shell /usr/sbin/nologin --comment "Replicator caching proxy" replicator
     install -d -o replicator -g replicator -m 0755 /var/cache/replicator /var/log/replicator
+    if command -v deb-systemd-helper >/dev/null; then
+        deb-systemd-helper enable replicator.service >/dev/null || true
+    fi
     if [ -d /run/systemd/system ]; then
-        systemctl daemon-reload >/dev/null || true
-        systemctl enable replicator.service >/dev/null || true
-        systemctl restart replicator.service >/dev/null || true
+        systemctl --system daemon-reload >/dev/null || true
+        if command -v deb-systemd-invoke >/dev/null; then
+            deb-systemd-invoke restart replicator.service >/dev/null || true
+        fi
     fi
 fi
 exit 0
@@ -137,9 +159,8 @@ POSTINST
     cat > "$root/DEBIAN/prerm" <<'PRERM'
 #!/bin/sh
 set -e
-if [ -d /run/systemd/system ] && [ "$1" = remove ]; then
-    systemctl stop replicator.service >/dev/null 2>&1 || true
-    systemctl disable replicator.service >/dev/null 2>&1 || true
+if [ -d /run/systemd/system ] && [ "$1" = remove ] && command -v deb-systemd-invoke >/dev/null; then
+    deb-systemd-invoke stop replicator.service >/dev/null 2>&1 || true
 fi
 exit 0
 PRERM
@@ -149,9 +170,13 @@ set -e
 if [ "$1" = purge ]; then
     # The cache and the log go only when purged; the system user stays (files elsewhere may still be its).
     rm -rf /var/cache/replicator /var/log/replicator
+    if command -v deb-systemd-helper >/dev/null; then
+        deb-systemd-helper purge replicator.service >/dev/null || true
+        deb-systemd-helper unmask replicator.service >/dev/null || true
+    fi
 fi
-if [ -d /run/systemd/system ]; then
-    systemctl daemon-reload >/dev/null 2>&1 || true
+if [ "$1" = remove ] && command -v deb-systemd-helper >/dev/null; then
+    deb-systemd-helper mask replicator.service >/dev/null || true
 fi
 exit 0
 POSTRM

@@ -10,6 +10,10 @@ fail() { echo "test-deb: $*" >&2; exit 1; }
 
 RIDS=linux-x64 packaging/build-deb.sh
 deb=$(ls dist/replicator_*_amd64.deb)
+if command -v lintian >/dev/null; then
+    lintian --fail-on error,warning "$deb" 2>&1 | grep -v 'root privileges' || true
+    lintian --fail-on error,warning "$deb" >/dev/null 2>&1 || fail "lintian finds errors or warnings in $deb"
+fi
 dpkg -i "$deb" >/dev/null || { apt-get install -y -f >/dev/null && dpkg -i "$deb" >/dev/null; }
 
 getent passwd replicator >/dev/null || fail "no user replicator"
@@ -20,7 +24,7 @@ done
 dpkg-query -W -f='${Conffiles}\n' replicator | grep -q /etc/replicator/replicator.conf || fail "the config is not a conffile"
 grep -q '^# max-size = ' /etc/replicator/replicator.conf || fail "the config does not explain every option"
 grep -q '^ExecStart=/usr/bin/replicator --config /etc/replicator/replicator.conf' /lib/systemd/system/replicator.service || fail "no unit"
-zcat /usr/share/man/man8/replicator.8.gz | grep -q -- '--max\\-size' || fail "the man page lacks the options"
+zcat /usr/share/man/man8/replicator.8.gz | grep -qF 'max\-size' || fail "the man page lacks the options"
 [ -f /etc/logrotate.d/replicator ] || fail "no logrotate snippet"
 /usr/bin/replicator --version | grep -q '+' || fail "--version shows no commit"
 
@@ -41,7 +45,10 @@ until grep -q "listening on" "$work/proxy.out"; do kill -0 $proxy 2>/dev/null ||
 endpoint=$(grep -o 'listening on [0-9.:]*' "$work/proxy.out" | head -1 | cut -d' ' -f3)
 body=$(curl -sf -x "http://$endpoint" "http://127.0.0.1:$port/file.txt") || fail "no answer through the installed proxy"
 [ "$body" = "through the packaged proxy" ] || fail "wrong body: $body"
+# The commit into the tree follows the last byte: wait for it (bounded).
+for _ in $(seq 100); do [ -f "/var/cache/replicator/127.0.0.1:$port/file.txt" ] && break; sleep 0.1; done
 [ -f "/var/cache/replicator/127.0.0.1:$port/file.txt" ] || fail "the file is not in /var/cache/replicator"
+[ "$(stat -c %U "/var/cache/replicator/127.0.0.1:$port/file.txt")" = replicator ] || fail "the cached file is not the user's"
 kill $proxy $origin; wait $proxy $origin 2>/dev/null || true
 
 dpkg -r replicator >/dev/null
