@@ -74,7 +74,8 @@ internal sealed class UsageLedger : IDisposable
     /// Hits are counted per thread and per file, not queued one by one: a pass then applies one record per file hit
     /// (a queue of every hit made each pass a burst of work as long as the hits were many, felt in the hits' tail).
     /// </summary>
-    private readonly ThreadLocal<Tally> _tallies = new(() => new Tally(), trackAllValues: true);
+    /// <remarks>By managed thread id, not ThreadLocal: a thread's tally must outlive the thread (a loop stopped before the ledger).</remarks>
+    private readonly ConcurrentDictionary<int, Tally> _tallies = new();
 
     private readonly CacheStore _store;
     private readonly UpkeepOptions _options;
@@ -116,7 +117,7 @@ internal sealed class UsageLedger : IDisposable
     /// <summary>A response served from the cache (HIT, STALE, REVALIDATED, OFFLINE): <paramref name="bytes"/> sent.</summary>
     public void Hit(string path, long bytes)
     {
-        var tally = _tallies.Value!;
+        var tally = _tallies.GetOrAdd(Environment.CurrentManagedThreadId, static _ => new Tally());
         var now = Now();
         lock (tally.Lock)
         {
@@ -291,6 +292,12 @@ internal sealed class UsageLedger : IDisposable
         var touched = new Dictionary<string, FileUsage>(StringComparer.Ordinal);
         var removed = new HashSet<string>(StringComparer.Ordinal);
         var hosts = new Dictionary<string, HostRecord>(StringComparer.Ordinal);
+        while (_recorded.TryDequeue(out var usage))
+        {
+            Apply(usage, touched, removed, hosts);
+        }
+
+        // The hits after the records: a file stored in this pass is known when its hits are counted.
         foreach (var tally in _tallies.Values)
         {
             Dictionary<string, HitTally> hits;
@@ -304,11 +311,6 @@ internal sealed class UsageLedger : IDisposable
             {
                 Apply(new Usage(Kind.Hit, path, hit.Bytes, hit.Last, FileClass.Other, hit.Count), touched, removed, hosts);
             }
-        }
-
-        while (_recorded.TryDequeue(out var usage))
-        {
-            Apply(usage, touched, removed, hosts);
         }
 
         Evict(touched, removed);
