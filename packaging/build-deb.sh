@@ -27,6 +27,8 @@ for rid in $rids; do
     strip=$([[ $arch == amd64 ]] && echo strip || echo aarch64-linux-gnu-strip)
     if command -v "$strip" >/dev/null; then
         "$strip" --strip-unneeded --remove-section=.comment --remove-section=.note "$root"/usr/lib/replicator/*.so
+    else
+        echo "build-deb: no $strip: the native library stays unstripped (lintian will say so)" >&2
     fi
     ln -s ../lib/replicator/replicator "$root/usr/bin/replicator"
     sed 's|^ExecStart=.*|ExecStart=/usr/bin/replicator --config /etc/replicator/replicator.conf|; /^# Install/,/^#   sudo systemctl enable/d' \
