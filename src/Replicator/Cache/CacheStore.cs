@@ -76,8 +76,23 @@ internal sealed class PartialBody : IDisposable
     public StoredResponse? Resumable { get; }
 
     /// <summary>Writes a piece of body at <paramref name="offset"/> (an IOException when the disk refuses it).</summary>
+    /// <summary>True until the partial's metadata is fsynced: the first write of the body does it (see <see cref="CacheStore.OpenPartial"/>).</summary>
+    public bool MetaToSync { get; set; }
+
+    /// <summary>Writes body bytes; the first write makes the metadata durable first, so that bytes on disk are always resumable.</summary>
     public void Write(long offset, ReadOnlySpan<byte> piece)
     {
+        if (MetaToSync)
+        {
+            using (var meta = File.OpenHandle(MetaPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
+            {
+                NativeFile.Sync(meta);
+            }
+
+            NativeFile.SyncDirectory(System.IO.Path.GetDirectoryName(MetaPath)!);
+            MetaToSync = false;
+        }
+
         BeforeWrite?.Invoke(RelativePath);
         RandomAccess.Write(Handle, piece, offset);
     }
@@ -342,7 +357,9 @@ internal sealed class CacheStore
             {
                 // What makes a partial resumable, even after a power cut. A small body is fetched again whole instead,
                 // and saves a file created, fsynced and renamed (a mirror of many small files pays them per file).
-                WriteDurably(partial.MetaPath, stored);
+                // Its fsync waits for the first write of the body, off the loop: the clients have the head meanwhile.
+                WriteDurably(partial.MetaPath, stored, flush: false);
+                partial.MetaToSync = true;
             }
             return partial;
         }
@@ -662,8 +679,8 @@ internal sealed class CacheStore
     /// <summary>A partial body larger than this (or of unknown length) has metadata, to be resumed; a smaller one is fetched again whole.</summary>
     public const long ResumableAbove = 256 << 10;
 
-    /// <summary>Writes metadata to a temporary file, flushes it to disk, and renames it over <paramref name="path"/>.</summary>
-    private void WriteDurably(string path, StoredResponse stored)
+    /// <summary>Writes metadata to a temporary file, flushes it to disk (unless told not to), and renames it over <paramref name="path"/>.</summary>
+    private void WriteDurably(string path, StoredResponse stored, bool flush = true)
     {
         var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
         try
@@ -671,7 +688,7 @@ internal sealed class CacheStore
             using (var stream = _fs.File.Create(temporary))
             {
                 stream.Write(stored.Serialize());
-                stream.Flush(flushToDisk: true);
+                stream.Flush(flushToDisk: flush);
             }
 
             _fs.File.Move(temporary, path, overwrite: true);
