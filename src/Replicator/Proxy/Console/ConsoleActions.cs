@@ -113,7 +113,7 @@ internal static class ConsoleActions
 
     private static (int Files, long Bytes) Purge(ProxyServer server, string path)
     {
-        if (path.Length == 0 || path.Contains("..", StringComparison.Ordinal) || path.StartsWith(Cache.CacheLayout.PrivateDirectory, StringComparison.Ordinal))
+        if (path.Length == 0 || !ConsolePages.IsCachePath(path))
         {
             return (0, 0);
         }

@@ -45,6 +45,12 @@ internal static class ConsolePages
         var slash = rest.IndexOf('/');
         var section = slash < 0 ? rest : rest[..slash];
         var below = slash < 0 ? string.Empty : Uri.UnescapeDataString(rest[(slash + 1)..]);
+        if (!IsCachePath(below))
+        {
+            // Nothing outside the tree's hosts is shown or served: no "..", no absolute path, not the proxy's own area.
+            throw new ProxyException(FailedStep.NoSuchPage, $"{below} is not a path of the cache");
+        }
+
         return section switch
         {
             "browse" => await SendHtmlAsync(exchange, await exchange.Fiber.RunBlockingAsync(() => CacheBrowser.Directory(exchange.Server, below, query, exchange.ClientAddress), Timeout.InfiniteTimeSpan)),
@@ -56,6 +62,11 @@ internal static class ConsolePages
             _ => throw new ProxyException(FailedStep.NoSuchPage, $"{path} is not a page of this proxy"),
         };
     }
+
+    /// <summary>A path below the cache root that names a host's file or directory (or nothing: the root).</summary>
+    public static bool IsCachePath(string path) =>
+        !path.StartsWith('/') && !path.Contains('\0', StringComparison.Ordinal) && !path.Contains('\\', StringComparison.Ordinal)
+        && !path.Split('/').Any(segment => segment is "." or "..") && !path.StartsWith(Cache.CacheLayout.PrivateDirectory, StringComparison.Ordinal);
 
     public static ValueTask<string> SendHtmlAsync(Exchange exchange, string html) =>
         SendAsync(exchange, 200, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(html));

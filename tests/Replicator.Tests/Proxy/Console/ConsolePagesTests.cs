@@ -115,6 +115,36 @@ public sealed partial class ConsolePagesTests
         await response.Content.ReadAsByteArrayAsync();
     }
 
+    [Theory]
+    [InlineData("raw/..%2F..%2F..%2Fetc%2Fpasswd")]
+    [InlineData("headers/..%2Fsecret")]
+    [InlineData("file/.replicator%2Fusage.db")]
+    [InlineData("browse/%2Fetc%2F")]
+    public async Task APathOutsideTheTree_IsNotAPage(string target)
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        using var client = Direct();
+
+        using var reply = await client.GetAsync(Console(proxy, target));
+
+        Assert.Equal(HttpStatusCode.NotFound, reply.StatusCode);
+        Assert.Contains("is not a path of the cache", await reply.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PurgingAPathOutsideTheTree_RemovesNothing()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        var outside = Path.Combine(Path.GetDirectoryName(proxy.Root)!, "outside.txt");
+        await File.WriteAllTextAsync(outside, "not the cache's");
+        using var client = Direct();
+
+        using var reply = await PostAsync(client, proxy, "purge", ("token", await TokenAsync(client, proxy)), ("path", "../outside.txt"));
+
+        Assert.Equal(HttpStatusCode.SeeOther, reply.StatusCode);
+        Assert.True(File.Exists(outside));
+    }
+
     [GeneratedRegex("name=\"token\" value=\"([0-9a-f]+)\"")]
     private static partial Regex TokenField();
 
