@@ -570,6 +570,11 @@ internal sealed class CacheStore
     /// </summary>
     public bool Adopt(string relativePath, string source)
     {
+        if (relativePath.StartsWith('/') || relativePath.Split('/').Any(segment => segment is "" or "." or ".."))
+        {
+            return false; // a name an index gave: never a way out of the tree
+        }
+
         var body = BodyPath(relativePath);
         if (_fs.File.Exists(body))
         {

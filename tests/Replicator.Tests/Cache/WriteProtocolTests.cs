@@ -86,6 +86,26 @@ public sealed class WriteProtocolTests : IDisposable
         Assert.Equal("abCDEF", File.ReadAllText(Path.Combine(_root, "h:80/x")));
     }
 
+    [Theory]
+    [InlineData("h:80/../../outside.deb")]
+    [InlineData("/etc/outside.deb")]
+    [InlineData("h:80/./x.deb")]
+    public void Adopt_NeverWritesOutsideTheTree(string relativePath)
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        var source = Path.Combine(_root, "..", "source-" + Guid.NewGuid().ToString("N"));
+        File.WriteAllText(source, "package");
+        try
+        {
+            Assert.False(store.Adopt(relativePath, source));
+            Assert.False(File.Exists(Path.GetFullPath(Path.Combine(_root, "..", "outside.deb"))));
+        }
+        finally
+        {
+            File.Delete(source);
+        }
+    }
+
     [Fact]
     public void ASmallPartial_HasNoMetadata_AndIsFetchedAgainWholeRatherThanResumed()
     {

@@ -200,6 +200,11 @@ internal sealed class PackageIndexes
             var source = byHash < 0 ? key : $"{key[..byHash]}/{name} (by hash)";
             foreach (var listed in DebianIndex.Read(kind, text))
             {
+                if (listed.Path.StartsWith('/') || listed.Path.Split('/').Contains(".."))
+                {
+                    continue; // a file an index names outside its repository: not ours to expect
+                }
+
                 var path = baseDirectory + "/" + listed.Path;
                 var listedFile = DebianIndex.NameOf(listed.Path);
                 var listedName = kind == IndexKind.Release && DebianIndex.KindOf(listedFile) is not null ? listedFile.ToString() : null;
