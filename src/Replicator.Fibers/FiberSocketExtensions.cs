@@ -111,18 +111,14 @@ public static class FiberSocketExtensions
     {
         while (!data.IsEmpty)
         {
-            var sent = Call(socket, data.Span, send: true, out var errno);
-            if (sent >= 0)
+            var sent = SendNow(socket, data.Span);
+            if (sent > 0)
             {
-                data = data[(int)sent..];
-            }
-            else if (errno == Interop.EAGAIN)
-            {
-                await fiber.WritableAsync(socket, timeout);
+                data = data[sent..];
             }
             else
             {
-                throw new SocketException((int)Interop.SocketErrorOf(errno));
+                await fiber.WritableAsync(socket, timeout);
             }
         }
     }

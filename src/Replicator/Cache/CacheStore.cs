@@ -534,8 +534,19 @@ internal sealed class CacheStore
         DeleteQuietly(MetaPath(relativePath));
         RemoveAnswer(relativePath);
         Forget(relativePath);
+        if (length >= 0)
+        {
+            BodyRemoved?.Invoke(relativePath);
+        }
+
         return length;
     }
+
+    /// <summary>
+    /// Raised (on the removing thread) when a body leaves the tree by <see cref="Remove"/> or <see cref="MoveAside"/>,
+    /// whoever asked (a purge, the console, expiry, eviction, a mirror's --delete): the usage ledger forgets it.
+    /// </summary>
+    public event Action<string>? BodyRemoved;
 
     /// <summary>
     /// Why a stored body is damaged, or null: its metadata names another length or time stamp than the body has (a
@@ -562,6 +573,7 @@ internal sealed class CacheStore
         _fs.File.Move(BodyPath(relativePath), aside, overwrite: true);
         DeleteQuietly(MetaPath(relativePath));
         Forget(relativePath);
+        BodyRemoved?.Invoke(relativePath);
     }
 
     /// <summary>

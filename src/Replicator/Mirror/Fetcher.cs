@@ -108,10 +108,21 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
             }
             else
             {
+                // The proxy stores the body; the mirror only counts it.
                 await using var stream = await response.Content.ReadAsStreamAsync(cancel);
-                var counter = new CountingStream();
-                await stream.CopyToAsync(counter, cancel);
-                bytes = counter.Length;
+                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
+                try
+                {
+                    bytes = 0;
+                    for (int read; (read = await stream.ReadAsync(buffer, cancel)) > 0;)
+                    {
+                        bytes += read;
+                    }
+                }
+                finally
+                {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                }
             }
 
             var outcome = (await access.WaitAsync(TimeSpan.FromSeconds(30), cancel)).Outcome;
@@ -155,41 +166,5 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
         }
 
         return result;
-    }
-
-    /// <summary>Where a body goes when only its length matters: the proxy stores it, the mirror does not keep it.</summary>
-    private sealed class CountingStream : Stream
-    {
-        private long _length;
-
-        public override bool CanRead => false;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => true;
-
-        public override long Length => _length;
-
-        public override long Position { get => _length; set => throw new NotSupportedException(); }
-
-        public override void Flush()
-        {
-        }
-
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => _length += count;
-
-        public override void Write(ReadOnlySpan<byte> buffer) => _length += buffer.Length;
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            _length += buffer.Length;
-            return ValueTask.CompletedTask;
-        }
     }
 }

@@ -198,7 +198,6 @@ internal static class TreeMirror
             if (!seen.Contains(path) && Vanished(path, prefix, listed))
             {
                 store.Remove(path);
-                proxy.Server.Usage.Removed(path);
                 output.WriteLine($"deleted {path} (no longer listed)");
             }
         }

@@ -47,7 +47,7 @@ internal sealed partial class Download
             OriginClient.Release(origin, response, framing);
             upstream = null;
             Length = received;
-            var checkedFirst = _mayBeListed || _server.Indexes.Describes(Key);
+            var checkedFirst = MayBeListed || _server.Indexes.Describes(Key);
             if (!checkedFirst)
             {
                 // Nothing checks this body: clients on this loop may have its last byte from the ring now, the
@@ -115,7 +115,7 @@ internal sealed partial class Download
         var indexes = _server.Indexes;
         try
         {
-            return await fiber.RunBlockingAsync(() => stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length, _mayBeListed) }, Timeout.InfiniteTimeSpan);
+            return await fiber.RunBlockingAsync(() => stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length, MayBeListed) }, Timeout.InfiniteTimeSpan);
         }
         catch (UnverifiedBodyException e)
         {

@@ -53,12 +53,11 @@ internal sealed partial class Download
         Url = url;
         RelativePath = relativePath;
         Key = CacheLayout.RelativePath(url) ?? relativePath;
-        _mayBeListed = fileClass != FileClass.Other;
         _fileClass = fileClass;
     }
 
     /// <summary>A package or an index (by its file class): the package indexes may describe it, so they are waited for.</summary>
-    private readonly bool _mayBeListed;
+    private bool MayBeListed => _fileClass != FileClass.Other;
 
     private readonly FileClass _fileClass;
 
@@ -251,7 +250,7 @@ internal sealed partial class Download
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
-            if (_mayBeListed && _server.Indexes.IsLearning)
+            if (MayBeListed && _server.Indexes.IsLearning)
             {
                 // An index stored a moment ago is still being read: what it says of this file is about to be known.
                 await exchange.Fiber.RunBlockingAsync(_server.Indexes.WaitSettled, Timeout.InfiniteTimeSpan);

@@ -93,7 +93,7 @@ internal sealed class Exchange
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or FiberTimeoutException)
         {
-            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+            throw Gone(e);
         }
 
         BytesSent += data.Length;
@@ -113,7 +113,7 @@ internal sealed class Exchange
         }
         catch (System.Net.Sockets.SocketException e)
         {
-            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+            throw Gone(e);
         }
 
         BytesSent += sent;
@@ -129,7 +129,7 @@ internal sealed class Exchange
         }
         catch (FiberTimeoutException e)
         {
-            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+            throw Gone(e);
         }
     }
 
@@ -143,11 +143,13 @@ internal sealed class Exchange
         }
         catch (Exception e) when (e is System.Net.Sockets.SocketException or FiberTimeoutException)
         {
-            throw new ClientGoneException($"the client went away during the response: {e.Message}", e);
+            throw Gone(e);
         }
 
         BytesSent += count;
     }
+
+    private static ClientGoneException Gone(Exception e) => new($"the client went away during the response: {e.Message}", e);
 
     /// <summary>
     /// The one place a response's status and the connection's fate are decided, as its head is about to go out:

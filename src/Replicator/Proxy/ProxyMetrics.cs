@@ -33,7 +33,11 @@ internal sealed class ProxyMetrics : IDisposable
         _server = server;
         _meter.CreateObservableCounter("replicator.requests", () => server.Counters.Breakdown().Requests
             .Select(count => new Measurement<long>(count.Count, new("method", count.Method), new("outcome", count.Outcome))), "{request}", "Requests answered, by method and outcome");
-        _meter.CreateObservableCounter("replicator.bytes", () => Bytes().Select(bytes => new Measurement<long>(bytes.Value, new KeyValuePair<string, object?>("direction", bytes.Direction))), "By", "Bytes sent to clients and received from upstream");
+        _meter.CreateObservableCounter("replicator.bytes", () =>
+        {
+            var (_, sent, received) = server.Counters.Breakdown();
+            return Bytes(sent, received).Select(bytes => new Measurement<long>(bytes.Value, new KeyValuePair<string, object?>("direction", bytes.Direction)));
+        }, "By", "Bytes sent to clients and received from upstream");
         _meter.CreateObservableUpDownCounter("replicator.client.connections", () => (long)server.Admission.OpenTotal, "{connection}", "Client connections open");
         _meter.CreateObservableUpDownCounter("replicator.downloads.active", () => (long)server.Downloads.Count, "{download}", "Downloads in progress");
         _meter.CreateObservableUpDownCounter("replicator.cache.size", () => server.Usage.TreeBytes, "By", "Bytes of the bodies in the cache tree");
@@ -60,7 +64,7 @@ internal sealed class ProxyMetrics : IDisposable
     public string Prometheus()
     {
         var text = new StringBuilder();
-        var (requests, _, _) = _server.Counters.Breakdown();
+        var (requests, sent, received) = _server.Counters.Breakdown();
         Family(text, "replicator_requests_total", "counter", "Requests answered, by method and outcome.");
         foreach (var (method, outcome, count) in requests)
         {
@@ -68,7 +72,7 @@ internal sealed class ProxyMetrics : IDisposable
         }
 
         Family(text, "replicator_bytes_total", "counter", "Bytes sent to clients (direction=\"sent\") and body bytes received from upstream (direction=\"received\").");
-        foreach (var (direction, value) in Bytes())
+        foreach (var (direction, value) in Bytes(sent, received))
         {
             Sample(text, "replicator_bytes_total", value, ("direction", direction));
         }
@@ -103,11 +107,8 @@ internal sealed class ProxyMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 
-    private IEnumerable<(string Direction, long Value)> Bytes()
-    {
-        var (_, sent, received) = _server.Counters.Breakdown();
-        return [("sent", sent.Sum(outcome => outcome.Bytes)), ("received", received)];
-    }
+    private static (string Direction, long Value)[] Bytes(IReadOnlyList<(string Outcome, long Bytes)> sent, long received) =>
+        [("sent", sent.Sum(outcome => outcome.Bytes)), ("received", received)];
 
     private static void Gauge(StringBuilder text, string name, string help, long value)
     {

@@ -40,7 +40,6 @@ internal static class Purge
             return Outcome;
         }
 
-        server.Usage.Removed(relativePath);
         Log.Information("{Client:l} purged {Url:l} ({Bytes} bytes)", exchange.ClientName, url.ToString(), removed);
         await exchange.SendErrorAsync(200, $"purged {url} ({removed} bytes)");
         return Outcome;

@@ -95,6 +95,7 @@ internal sealed class UsageLedger : IDisposable
     public UsageLedger(CacheStore store, UpkeepOptions options, TimeProvider clock)
     {
         _store = store;
+        _store.BodyRemoved += Removed;
         _options = options;
         _clock = clock;
         _thread = new Thread(Run) { IsBackground = true, Name = "cache upkeep" };
@@ -145,8 +146,8 @@ internal sealed class UsageLedger : IDisposable
         }
     }
 
-    /// <summary>A body taken out of the tree by someone else than the ledger (purge).</summary>
-    public void Removed(string path) => Record(new Usage(Kind.Removed, path, 0, Now(), FileClass.Other));
+    /// <summary>A body taken out of the tree (<see cref="CacheStore.BodyRemoved"/>): forgotten at the next pass.</summary>
+    private void Removed(string path) => Record(new Usage(Kind.Removed, path, 0, Now(), FileClass.Other));
 
     /// <summary>Marks <paramref name="path"/> as being read until the result is disposed: it is not evicted meanwhile.</summary>
     public Reader Reading(string path)
@@ -185,6 +186,7 @@ internal sealed class UsageLedger : IDisposable
         }
 
         _stopping = true;
+        _store.BodyRemoved -= Removed;
         _wake.Set();
         _thread.Join(TimeSpan.FromSeconds(30));
     }
@@ -425,10 +427,6 @@ internal sealed class UsageLedger : IDisposable
     private void Expire(ExpiryOptions expiry)
     {
         var result = Upkeep.Expiry.Run(_store, _clock, expiry, dryRun: false);
-        foreach (var (path, _) in result.Expired)
-        {
-            Removed(path); // forgotten, and out of the database, at the next pass
-        }
 
         Log.Information("Cache upkeep: expiry removed {Files} package files that no index lists; {Listed} listed, {Waiting} kept", result.Expired.Count, result.Listed, result.Waiting);
     }

@@ -125,7 +125,6 @@ internal static class ConsoleActions
             var removed = server.Store.Remove(target);
             if (removed >= 0)
             {
-                server.Usage.Removed(target);
                 (files, bytes) = (files + 1, bytes + removed);
             }
         }
@@ -169,20 +168,11 @@ internal static class ConsoleActions
                 if (action == "verify")
                 {
                     var (checkedFiles, damaged) = TreeVerification.Run(server.Store, fix, done => Volatile.Write(ref job.Done, done));
-                    foreach (var file in damaged)
-                    {
-                        server.Usage.Removed(file.Path);
-                    }
-
                     job.Result = $"{checkedFiles} files checked, {damaged.Count} damaged{(fix && damaged.Count > 0 ? " and moved aside" : string.Empty)}";
                 }
                 else
                 {
                     var result = Expiry.Run(server.Store, server.Clock, server.CacheOptions.Upkeep.Expiry ?? ExpiryOptions.Defaults, dryRun: false);
-                    foreach (var (path, _) in result.Expired)
-                    {
-                        server.Usage.Removed(path);
-                    }
 
                     job.Result = $"{result.Expired.Count} package files expired, {result.Listed} listed, {result.Waiting} kept";
                 }

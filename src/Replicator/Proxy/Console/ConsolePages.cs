@@ -69,13 +69,13 @@ internal static class ConsolePages
         && !path.Split('/').Any(segment => segment is "." or "..") && !path.StartsWith(Cache.CacheLayout.PrivateDirectory, StringComparison.Ordinal);
 
     public static ValueTask<string> SendHtmlAsync(Exchange exchange, string html) =>
-        SendAsync(exchange, 200, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(html));
+        SendBodyAsync(exchange, 200, "text/html; charset=utf-8", Encoding.UTF8.GetBytes(html));
 
     public static ValueTask<string> SendJsonAsync<T>(Exchange exchange, T value) =>
-        SendAsync(exchange, 200, "application/json", JsonSerializer.SerializeToUtf8Bytes(value, s_json));
+        SendBodyAsync(exchange, 200, "application/json", JsonSerializer.SerializeToUtf8Bytes(value, s_json));
 
     public static ValueTask<string> SendTextAsync(Exchange exchange, string text) =>
-        SendAsync(exchange, 200, "text/plain; charset=utf-8", Encoding.UTF8.GetBytes(text));
+        SendBodyAsync(exchange, 200, "text/plain; charset=utf-8", Encoding.UTF8.GetBytes(text));
 
     /// <summary>After an action: back to a page (303, so that a reload does not post again), with a message.</summary>
     public static async ValueTask<string> RedirectAsync(Exchange exchange, string location, string message)
@@ -89,7 +89,8 @@ internal static class ConsolePages
         return Outcomes.Hit;
     }
 
-    private static async ValueTask<string> SendAsync(Exchange exchange, int status, string contentType, byte[] body)
+    /// <summary>A whole answer of the proxy's own (a page, JSON, /metrics): not stored by anyone, not framed in any page.</summary>
+    public static async ValueTask<string> SendBodyAsync(Exchange exchange, int status, string contentType, byte[] body)
     {
         var headers = new HttpHeaders();
         headers.Add("Content-Type", contentType);
