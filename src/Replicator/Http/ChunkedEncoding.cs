@@ -10,6 +10,9 @@ internal static class ChunkedEncoding
     /// <summary>The last chunk and the empty trailer that end a chunked body.</summary>
     public static ReadOnlyMemory<byte> End { get; } = "0\r\n\r\n"u8.ToArray();
 
+    /// <summary>What ends a chunk's data.</summary>
+    public static ReadOnlyMemory<byte> DataEnd { get; } = "\r\n"u8.ToArray();
+
     /// <summary>The line that announces a chunk of <paramref name="size"/> bytes.</summary>
     public static byte[] SizeLine(long size) => Encoding.ASCII.GetBytes(size.ToString("x", CultureInfo.InvariantCulture) + "\r\n");
 

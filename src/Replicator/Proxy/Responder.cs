@@ -178,24 +178,26 @@ internal static class Responder
                     continue;
                 }
             }
-            else if (tail is not null && offset >= tail.Start)
-            {
-                // Past where the disk refused the body: from memory (see Download).
-                var fromMemory = tail.Read(offset, Math.Min(download.Available, limit) - offset);
-                if (!fromMemory.IsEmpty)
-                {
-                    await SendPieceAsync(exchange, plan.Chunked, fromMemory.Length, () => exchange.SendAsync(fromMemory));
-                    offset += fromMemory.Length;
-                    continue;
-                }
-            }
             else
             {
-                // From the file, as far as it has been written.
-                var count = Math.Min(tail?.Start ?? download.Written, limit) - offset;
+                // Past where the disk refused the body, from memory (see Download); before it, from the file as far
+                // as it has been written.
+                var inTail = tail is not null && offset >= tail.Start;
+                var fromMemory = inTail ? tail!.Read(offset, Math.Min(download.Available, limit) - offset) : default;
+                var count = inTail ? fromMemory.Length : Math.Min(tail?.Start ?? download.Written, limit) - offset;
                 if (count > 0)
                 {
-                    await SendPieceAsync(exchange, plan.Chunked, count, () => exchange.SendFileAsync(download.File, offset, count));
+                    if (plan.Chunked)
+                    {
+                        await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
+                    }
+
+                    await (fromMemory.IsEmpty ? exchange.SendFileAsync(download.File, offset, count) : exchange.SendAsync(fromMemory));
+                    if (plan.Chunked)
+                    {
+                        await exchange.SendAsync(ChunkedEncoding.DataEnd);
+                    }
+
                     offset += count;
                     continue;
                 }
@@ -217,21 +219,6 @@ internal static class Responder
         if (plan.Chunked)
         {
             await exchange.SendAsync(ChunkedEncoding.End);
-        }
-    }
-
-    /// <summary>Sends <paramref name="count"/> bytes of body with <paramref name="send"/>, as one chunk when the response is chunked.</summary>
-    private static async ValueTask SendPieceAsync(Exchange exchange, bool chunked, long count, Func<ValueTask> send)
-    {
-        if (chunked)
-        {
-            await exchange.SendAsync(ChunkedEncoding.SizeLine(count));
-        }
-
-        await send();
-        if (chunked)
-        {
-            await exchange.SendAsync("\r\n"u8.ToArray());
         }
     }
 
