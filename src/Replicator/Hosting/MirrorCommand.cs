@@ -109,8 +109,9 @@ internal static class MirrorCommand
 
     private static async Task<int> RunAsync(Settings settings, IReadOnlyList<Uri> targets, TreeMirrorOptions treeOptions, AptMirrorOptions? aptOptions, int jobs, int perHost, CancellationToken cancel)
     {
-        // The mirror's own proxy never expires anything, nor runs a size cap: a running proxy on the root does that.
-        var cache = settings.Cache with { Upkeep = settings.Cache.Upkeep with { Expiry = null, MaxSize = null, MinFree = null } };
+        // The mirror's own proxy keeps no usage (no walk of the tree at each run, no second writer of the database),
+        // expires nothing and caps nothing: a proxy running on the root does that, and adopts what the mirror stored.
+        var cache = settings.Cache with { Upkeep = settings.Cache.Upkeep with { Enabled = false } };
         await using var proxy = new EmbeddedProxy(settings.Proxy, cache, loops: 2, connections: jobs);
         using var fetcher = new Fetcher(proxy, jobs, perHost, Console.Out);
         var complete = true;

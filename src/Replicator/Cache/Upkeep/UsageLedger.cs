@@ -23,6 +23,12 @@ internal sealed record UpkeepOptions
     /// <summary>How often expiry runs in a proxy (first one this long after start).</summary>
     public TimeSpan ExpireEvery { get; init; } = TimeSpan.FromDays(1);
 
+    /// <summary>
+    /// False for a process that only fills the tree (replicator mirror): no walk of the tree at start, nothing written;
+    /// the proxy running on the root adopts what it stored at its next start, as any file put there.
+    /// </summary>
+    public bool Enabled { get; init; } = true;
+
     /// <summary>How often the recorded accesses are written to the database.</summary>
     public TimeSpan Interval { get; init; } = TimeSpan.FromSeconds(5);
 }
@@ -99,7 +105,14 @@ internal sealed class UsageLedger : IDisposable
         _options = options;
         _clock = clock;
         _thread = new Thread(Run) { IsBackground = true, Name = "cache upkeep" };
-        _thread.Start();
+        if (options.Enabled)
+        {
+            _thread.Start();
+        }
+        else
+        {
+            _ready.SetResult();
+        }
     }
 
     /// <summary>Bytes of the bodies the tree holds, as far as the ledger knows (complete after the start's reconciliation).</summary>
@@ -118,6 +131,11 @@ internal sealed class UsageLedger : IDisposable
     /// <summary>A response served from the cache (HIT, STALE, REVALIDATED, OFFLINE): <paramref name="bytes"/> sent.</summary>
     public void Hit(string path, long bytes)
     {
+        if (!_options.Enabled)
+        {
+            return;
+        }
+
         var tally = _tallies.GetOrAdd(Environment.CurrentManagedThreadId, static _ => new Tally());
         var now = Now();
         lock (tally.Lock)
@@ -159,6 +177,11 @@ internal sealed class UsageLedger : IDisposable
     /// <summary>Applies and writes everything recorded so far (and evicts if needed); completes when done.</summary>
     public Task FlushAsync()
     {
+        if (!_options.Enabled)
+        {
+            return Task.CompletedTask;
+        }
+
         var flushed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_flushes)
         {
@@ -188,12 +211,21 @@ internal sealed class UsageLedger : IDisposable
         _stopping = true;
         _store.BodyRemoved -= Removed;
         _wake.Set();
-        _thread.Join(TimeSpan.FromSeconds(30));
+        if (_options.Enabled)
+        {
+            _thread.Join(TimeSpan.FromSeconds(30));
+        }
     }
 
     private long Now() => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private void Record(Usage usage) => _recorded.Enqueue(usage);
+    private void Record(Usage usage)
+    {
+        if (_options.Enabled)
+        {
+            _recorded.Enqueue(usage);
+        }
+    }
 
     private void Run()
     {

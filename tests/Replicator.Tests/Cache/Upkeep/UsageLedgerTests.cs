@@ -136,6 +136,19 @@ public sealed class UsageLedgerTests : IDisposable
     }
 
     [Fact]
+    public async Task Disabled_ItNeitherWalksTheTreeNorWritesADatabase()
+    {
+        // What a mirror run uses: the proxy on the root keeps the usage, and adopts the mirror's files.
+        Put("h:80/a.bin", 10);
+        using var ledger = await StartAsync(new UpkeepOptions { Enabled = false });
+        ledger.Hit("h:80/a.bin", 10);
+        await ledger.FlushAsync().WaitAsync(TimeSpan.FromSeconds(20));
+
+        Assert.Equal((0, 0L), (ledger.FileCount, ledger.TreeBytes));
+        Assert.False(File.Exists(Path.Combine(_root, ".replicator", UsageDatabase.FileName)));
+    }
+
+    [Fact]
     public void HostOf_TakesTheFirstComponent_TwoForHttps()
     {
         Assert.Equal("h:80", UsageLedger.HostOf("h:80/a/b"));
