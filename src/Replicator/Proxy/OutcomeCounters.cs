@@ -11,34 +11,34 @@ namespace Replicator.Proxy;
 internal sealed class OutcomeCounters
 {
     /// <summary>The outcomes counted apart; any other (none today) is counted as the last, "OTHER".</summary>
-    public static readonly string[] Outcomes =
+    private static readonly string[] s_outcomes =
     [
-        Proxy.Outcomes.Hit, Proxy.Outcomes.Miss, Proxy.Outcomes.Revalidated, Proxy.Outcomes.Stale, Proxy.Outcomes.Pass, Proxy.Outcomes.Tunnel,
-        Proxy.Outcomes.Offline, Proxy.Outcomes.Aborted, Purge.Outcome, $"{Proxy.Outcomes.Error}:client", $"{Proxy.Outcomes.Error}:upstream",
-        $"{Proxy.Outcomes.Error}:proxy", "OTHER",
+        Outcomes.Hit, Outcomes.Miss, Outcomes.Revalidated, Outcomes.Stale, Outcomes.Pass, Outcomes.Tunnel,
+        Outcomes.Offline, Outcomes.Aborted, Purge.Outcome, $"{Outcomes.Error}:client", $"{Outcomes.Error}:upstream",
+        $"{Outcomes.Error}:proxy", "OTHER",
     ];
 
     /// <summary>The methods counted apart; any other is "OTHER".</summary>
-    public static readonly string[] Methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", Purge.Method, "OTHER"];
+    private static readonly string[] s_methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", Purge.Method, "OTHER"];
 
     private static readonly int s_classes = Enum.GetValues<FileClass>().Length;
 
     /// <summary>Per thread: requests [method, class, outcome], then bytes sent [outcome], then bytes from upstream.</summary>
-    private static readonly int s_requests = Methods.Length * s_classes * Outcomes.Length;
+    private static readonly int s_requests = s_methods.Length * s_classes * s_outcomes.Length;
 
-    private static readonly int s_length = s_requests + Outcomes.Length + 1;
+    private static readonly int s_length = s_requests + s_outcomes.Length + 1;
 
     /// <summary>Each counting thread's array (the loops', a few threads in all), by managed thread id.</summary>
     private readonly ConcurrentDictionary<int, long[]> _perThread = new();
 
     public void Count(string method, FileClass fileClass, string outcome, long bytesSent)
     {
-        var index = Array.IndexOf(Outcomes, outcome);
-        index = index < 0 ? Outcomes.Length - 1 : index;
-        var methodIndex = Array.IndexOf(Methods, method);
-        methodIndex = methodIndex < 0 ? Methods.Length - 1 : methodIndex;
+        var index = Array.IndexOf(s_outcomes, outcome);
+        index = index < 0 ? s_outcomes.Length - 1 : index;
+        var methodIndex = Array.IndexOf(s_methods, method);
+        methodIndex = methodIndex < 0 ? s_methods.Length - 1 : methodIndex;
         var counts = Mine();
-        counts[(((methodIndex * s_classes) + (int)fileClass) * Outcomes.Length) + index]++;
+        counts[(((methodIndex * s_classes) + (int)fileClass) * s_outcomes.Length) + index]++;
         counts[s_requests + index] += bytesSent;
     }
 
@@ -49,14 +49,14 @@ internal sealed class OutcomeCounters
     public IReadOnlyList<(FileClass Class, string Outcome, long Count)> Snapshot()
     {
         var totals = Totals();
-        var byClass = new long[s_classes * Outcomes.Length];
+        var byClass = new long[s_classes * s_outcomes.Length];
         for (var i = 0; i < s_requests; i++)
         {
             byClass[i % byClass.Length] += totals[i];
         }
 
         return [.. Enumerable.Range(0, byClass.Length).Where(i => byClass[i] > 0)
-            .Select(i => ((FileClass)(i / Outcomes.Length), Outcomes[i % Outcomes.Length], byClass[i]))
+            .Select(i => ((FileClass)(i / s_outcomes.Length), s_outcomes[i % s_outcomes.Length], byClass[i]))
             .OrderBy(count => count.Item1).ThenBy(count => count.Item2, StringComparer.Ordinal)];
     }
 
@@ -65,24 +65,24 @@ internal sealed class OutcomeCounters
     {
         var totals = Totals();
         var requests = new List<(string, string, long)>();
-        for (var method = 0; method < Methods.Length; method++)
+        for (var method = 0; method < s_methods.Length; method++)
         {
-            for (var outcome = 0; outcome < Outcomes.Length; outcome++)
+            for (var outcome = 0; outcome < s_outcomes.Length; outcome++)
             {
                 long count = 0;
                 for (var fileClass = 0; fileClass < s_classes; fileClass++)
                 {
-                    count += totals[(((method * s_classes) + fileClass) * Outcomes.Length) + outcome];
+                    count += totals[(((method * s_classes) + fileClass) * s_outcomes.Length) + outcome];
                 }
 
                 if (count > 0)
                 {
-                    requests.Add((Methods[method], Outcomes[outcome], count));
+                    requests.Add((s_methods[method], s_outcomes[outcome], count));
                 }
             }
         }
 
-        var sent = Enumerable.Range(0, Outcomes.Length).Where(i => totals[s_requests + i] > 0).Select(i => (Outcomes[i], totals[s_requests + i])).ToList();
+        var sent = Enumerable.Range(0, s_outcomes.Length).Where(i => totals[s_requests + i] > 0).Select(i => (s_outcomes[i], totals[s_requests + i])).ToList();
         return (requests, sent, totals[s_length - 1]);
     }
 
