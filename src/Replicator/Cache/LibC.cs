@@ -16,12 +16,27 @@ internal static unsafe partial class LibC
     public const int ENOTDIR = 20;
     public const int ENOSYS = 38;
     public const int ELOOP = 40;
+    public const int EINVAL = 22;
+    public const int EINTR = 4;
 
     public const int O_RDONLY = 0;
-    public const int O_DIRECTORY = 0x10000;
-    public const int O_NOFOLLOW = 0x20000;
+    public const int O_WRONLY = 1;
     public const int O_CLOEXEC = 0x80000;
     public const int O_PATH = 0x200000;
+
+    /// <summary>open(2) flags whose values depend on the architecture (arm64 has its own; x64 the generic ones).</summary>
+    public static readonly (int Directory, int NoFollow, int Direct) OpenFlags = OpenFlagsOf(RuntimeInformation.ProcessArchitecture);
+
+    public static int O_DIRECTORY => OpenFlags.Directory;
+
+    public static int O_NOFOLLOW => OpenFlags.NoFollow;
+
+    public static int O_DIRECT => OpenFlags.Direct;
+
+    /// <summary>O_DIRECTORY, O_NOFOLLOW and O_DIRECT on <paramref name="architecture"/> (asm-generic/fcntl.h, and arm's own).</summary>
+    public static (int Directory, int NoFollow, int Direct) OpenFlagsOf(Architecture architecture) => architecture is Architecture.Arm64 or Architecture.Arm
+        ? (0x4000, 0x8000, 0x10000)
+        : (0x10000, 0x20000, 0x4000);
 
     public const int AT_FDCWD = -100;
     public const int AT_EMPTY_PATH = 0x1000;
@@ -63,6 +78,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport(Library, SetLastError = true)]
     public static partial int close(int fd);
+
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial nint pwrite(int fd, byte* buffer, nuint count, long offset);
 
     /// <summary>flock(2) operations: an exclusive lock, without waiting.</summary>
     public const int LOCK_EX = 2, LOCK_NB = 4, LOCK_UN = 8;
