@@ -30,6 +30,12 @@ internal sealed record CacheOptions
     /// <summary>A download whose last client left still finishes when its body is at most this many bytes.</summary>
     public long FinishBelow { get; init; } = 16 * 1024 * 1024;
 
+    /// <summary>
+    /// Bodies of at least this many bytes are written straight to the disk, around the page cache (--direct-io; see
+    /// <see cref="DirectWriter"/>); 0: none.
+    /// </summary>
+    public long DirectWriteAbove { get; init; } = 64L << 20;
+
     /// <summary>Memory for small bodies kept copied (a hit on one costs a statx, not open, read and close).</summary>
     public long CopiedBodyBudget { get; init; } = 64L << 20;
 

@@ -94,8 +94,18 @@ internal sealed class PartialBody : IDisposable
         }
 
         BeforeWrite?.Invoke(RelativePath);
-        RandomAccess.Write(Handle, piece, offset);
+        if (Direct is { } direct)
+        {
+            direct.Write(offset, piece);
+        }
+        else
+        {
+            RandomAccess.Write(Handle, piece, offset);
+        }
     }
+
+    /// <summary>Set for a large body: its bytes go around the page cache (see <see cref="DirectWriter"/>).</summary>
+    public DirectWriter? Direct { get; init; }
 
     /// <summary>Test seam (see <see cref="CacheStore.BeforeBodyWrite"/>).</summary>
     public Action<string>? BeforeWrite { get; init; }
@@ -103,7 +113,11 @@ internal sealed class PartialBody : IDisposable
     /// <summary>Starts writing a range out to disk without waiting (see <see cref="NativeFile.StartWriteback"/>).</summary>
     public void StartWriteback(long offset, long count) => NativeFile.StartWriteback(Handle, offset, count);
 
-    public void Dispose() => Handle.Dispose();
+    public void Dispose()
+    {
+        Direct?.Dispose();
+        Handle.Dispose();
+    }
 }
 
 /// <summary>
@@ -344,7 +358,8 @@ internal sealed class CacheStore
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
         var handle = OpenLocked(path) ?? throw new PartialBusyException(relativePath);
 
-        var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null) { BeforeWrite = BeforeBodyWrite };
+        var direct = stored.Length >= DirectWriteAbove && DirectWriteAbove > 0 ? new DirectWriter(path, handle) : null;
+        var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null) { BeforeWrite = BeforeBodyWrite, Direct = direct };
         try
         {
             if (RandomAccess.GetLength(handle) < keep)
@@ -365,11 +380,17 @@ internal sealed class CacheStore
         }
         catch
         {
-            handle.Dispose();
+            partial.Dispose();
             Discard(partial);
             throw;
         }
     }
+
+    /// <summary>
+    /// Bodies of at least this many bytes are written around the page cache (--direct-io; see <see cref="DirectWriter"/>);
+    /// 0: none.
+    /// </summary>
+    public long DirectWriteAbove { get; init; }
 
     /// <summary>Whether another process holds the partial of <paramref name="relativePath"/> (it is downloading it now).</summary>
     public bool IsPartialBusy(string relativePath)

@@ -18,7 +18,7 @@ internal static class MirrorCommand
         [
             proxyOptions.Root, proxyOptions.Timeout, proxyOptions.UpstreamHeadTimeout, proxyOptions.External, proxyOptions.Limit,
             proxyOptions.AllowTo, proxyOptions.AllowPort, proxyOptions.CaFile, proxyOptions.Immutable, proxyOptions.Volatile,
-            proxyOptions.Aliases, proxyOptions.Flat, proxyOptions.Heuristic,
+            proxyOptions.Aliases, proxyOptions.Flat, proxyOptions.Heuristic, proxyOptions.DirectIo,
         ];
         var jobs = Count("--jobs", "downloads at once", 4);
         var perHost = Count("--per-host", "downloads at once from one host", 2);

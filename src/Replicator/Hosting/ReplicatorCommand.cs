@@ -103,7 +103,7 @@ internal sealed class CommandOptions
         Command = new RootCommand("Replicator: a caching HTTP mirror proxy")
         {
             Port, Bind, Root, Timeout, HeadTimeout, UpstreamHeadTimeout, Threads, Verbose, Debug, Static, Offline,
-            ConnectPorts, FinishBelow, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
+            ConnectPorts, FinishBelow, DirectIo, AllowedClients, MaxClientConnections, AllowTo, AllowPort, LogFile, PidFile, Limit,
             External, Aliases, Flat, Mirror, CaFile, Immutable, Volatile, Heuristic, MaxSize, MinFree, ExpireAfter, KeepVersions, Admin, Config,
         };
     }
@@ -187,6 +187,8 @@ internal sealed class CommandOptions
 
     public Option<int> Heuristic { get; } = Integer("--heuristic", null, "percent of the time since Last-Modified a response without a stated lifetime stays fresh, at most a day (0: never)", Cache.CacheOptions.Defaults.HeuristicPercent, 0, 100, "a percentage (0-100)");
 
+    public Option<long> DirectIo { get; } = Size("--direct-io", "SIZE (K, M, G: 64M): bodies at least this large are written straight to the disk, around the page cache (0: none)", Cache.CacheOptions.Defaults.DirectWriteAbove);
+
     public Option<long?> MaxSize { get; } = Optional<long>("--max-size", "SIZE (K, M, G, T: 50G): the most the cached files may take; the least recently used go first", "a size such as 50G, 512M or 4096", Cache.Upkeep.ByteSize.TryParse);
 
     public Option<double?> MinFree { get; } = Optional<double>("--min-free", "PERCENT (10%): free space to keep on the cache's file system; the least recently used files go first", "a percentage above 0 and below 100, such as 10%", Cache.Upkeep.ByteSize.TryParsePercent);
@@ -238,6 +240,7 @@ internal sealed class CommandOptions
             Mapping = new Cache.PathMapping([.. parsed.GetValue(Aliases) ?? []], parsed.GetValue(Flat)),
             Serve = parsed.GetValue(Offline) ? Cache.ServeWithoutAsking.Offline : parsed.GetValue(Static) ? Cache.ServeWithoutAsking.Static : Cache.ServeWithoutAsking.Never,
             FinishBelow = parsed.GetValue(FinishBelow),
+            DirectWriteAbove = parsed.GetValue(DirectIo),
             Classes = new Cache.FileClasses(parsed.GetValue(Immutable) ?? [], parsed.GetValue(Volatile) ?? []),
             HeuristicPercent = parsed.GetValue(Heuristic),
             Upkeep = new Cache.Upkeep.UpkeepOptions
@@ -265,6 +268,19 @@ internal sealed class CommandOptions
         DefaultValueFactory = _ => defaultValue,
         CustomParser = result => Validate(result, Last(result), "a number of bytes (0 or more)", (string text, out long value) => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value) && value >= 0),
     };
+
+    private static Option<long> Size(string name, string description, long defaultValue) => new(name)
+    {
+        Description = description,
+        DefaultValueFactory = _ => defaultValue,
+        CustomParser = result => Validate<long>(result, Last(result), "a size such as 64M, 1G or 0", TryParseSizeOrZero),
+    };
+
+    private static bool TryParseSizeOrZero(string text, out long bytes)
+    {
+        bytes = 0;
+        return text.Trim() == "0" || Cache.Upkeep.ByteSize.TryParse(text, out bytes);
+    }
 
     /// <summary>An option without a default: null unless given.</summary>
     private static Option<T?> Optional<T>(string name, string description, string expected, TextParser<T> parse)

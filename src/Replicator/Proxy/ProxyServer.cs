@@ -17,7 +17,7 @@ internal sealed class ProxyServer : IDisposable
         Options = options;
         CacheOptions = cacheOptions;
         Clock = clock ?? TimeProvider.System;
-        Store = new CacheStore(fileSystem, cacheOptions.Root, Clock);
+        Store = new CacheStore(fileSystem, cacheOptions.Root, Clock) { DirectWriteAbove = cacheOptions.DirectWriteAbove };
         CopiedBodies = CopiedBody.Keeper(Clock, Store.Tree, Responder.SmallBody, cacheOptions.CopiedBodyBudget);
         MappedBodies = MappedBody.Keeper(Clock, Store.Tree, cacheOptions.MappedBodyBudget);
         Admission = new ClientAdmission(options.Access, options.MaxClientConnections, Clock);

@@ -159,6 +159,69 @@ public sealed class WriteProtocolTests : IDisposable
         Assert.Empty(new CacheStore(new MockFileSystem(), "/nothing").ListHosts());
     }
 
+    [Fact]
+    public void ALargeBody_GoesAroundThePageCache_ByteExact_WhateverItsPieces_AndResumesAtAnyOffset()
+    {
+        var store = new CacheStore(new FileSystem(), _root) { DirectWriteAbove = 64 << 10 };
+        var body = TestBodies.Random(13, (3 << 20) + 1234);
+        var stored = Stored(body.Length);
+        var pieces = new Random(13);
+        const int Cut = 5000; // an earlier download stopped here, mid-block
+
+        using (var first = store.OpenPartial("h:80/iso/big.iso", stored, keep: 0))
+        {
+            Assert.NotNull(first.Direct);
+            first.Write(0, body.AsSpan(0, Cut));
+        }
+
+        using (var partial = store.OpenPartial("h:80/iso/big.iso", stored, keep: Cut))
+        {
+            for (var offset = Cut; offset < body.Length;)
+            {
+                // Pieces as the network gives them: tiny ones, ones inside a block, runs of many blocks.
+                var length = Math.Min(body.Length - offset, pieces.Next(3) switch { 0 => pieces.Next(1, 100), 1 => pieces.Next(100, 9000), _ => pieces.Next(9000, 700_000) });
+                partial.Write(offset, body.AsSpan(offset, length));
+                offset += length;
+            }
+
+            if (DirectWritesWork(_root))
+            {
+                Assert.True(partial.Direct!.IsDirect);
+                Assert.InRange(partial.Direct.DirectBytes, body.Length / 2, body.Length);
+            }
+
+            Assert.True(store.Commit(partial, stored));
+        }
+
+        Assert.Equal(body, File.ReadAllBytes(Path.Combine(_root, "h:80/iso/big.iso")));
+    }
+
+    [Fact]
+    public void ABodyBelowTheDirectSize_GoesThroughThePageCache()
+    {
+        var store = new CacheStore(new FileSystem(), _root) { DirectWriteAbove = 64 << 10 };
+        using var partial = store.OpenPartial("h:80/small", Stored(length: (64 << 10) - 1), keep: 0);
+        Assert.Null(partial.Direct);
+        using var unknown = store.OpenPartial("h:80/chunked", Stored(length: -1), keep: 0);
+        Assert.Null(unknown.Direct);
+    }
+
+    /// <summary>Whether the file system under <paramref name="directory"/> takes O_DIRECT (tmpfs before Linux 6.6 does not).</summary>
+    private static bool DirectWritesWork(string directory)
+    {
+        var probe = Path.Combine(directory, "direct-probe");
+        File.WriteAllBytes(probe, []);
+        var fd = LibC.open(probe, LibC.O_WRONLY | LibC.O_DIRECT | LibC.O_CLOEXEC);
+        File.Delete(probe);
+        if (fd < 0)
+        {
+            return false;
+        }
+
+        LibC.close(fd);
+        return true;
+    }
+
     private static StoredResponse Stored(long length)
     {
         var headers = new HttpHeaders();

@@ -190,6 +190,17 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(4096L, Parse("--max-size", "4096").Cache.Upkeep.MaxSize);
     }
 
+    [Fact]
+    public void DirectIo_TakesASizeOrZero()
+    {
+        Assert.Equal(64L << 20, Parse().Cache.DirectWriteAbove);
+        Assert.Equal(1L << 30, Parse("--direct-io", "1G").Cache.DirectWriteAbove);
+        Assert.Equal(0, Parse("--direct-io", "0").Cache.DirectWriteAbove);
+        var (exit, error) = Fail("--direct-io", "big");
+        Assert.Equal(2, exit);
+        Assert.Contains("--direct-io: 'big' is not a size such as 64M, 1G or 0", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("--max-size", "lots", "--max-size: 'lots' is not a size such as 50G")]
     [InlineData("--max-size", "0", "--max-size: '0' is not a size")]

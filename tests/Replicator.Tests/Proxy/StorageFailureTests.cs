@@ -10,8 +10,10 @@ namespace Replicator.Tests.Proxy;
 /// </summary>
 public sealed class StorageFailureTests
 {
-    [Fact]
-    public async Task DiskFillsDuringADownload_TheClientGetsTheWholeBody_NothingStays_AndStoringResumesWhenSpaceIsBack()
+    [Theory]
+    [InlineData(0)] // through the page cache
+    [InlineData(64 << 10)] // around it (O_DIRECT): the full disk refuses a direct write
+    public async Task DiskFillsDuringADownload_TheClientGetsTheWholeBody_NothingStays_AndStoringResumesWhenSpaceIsBack(long directWriteAbove)
     {
         using var disk = SmallDisk.TryMount("1m");
         if (disk is null)
@@ -20,7 +22,7 @@ public sealed class StorageFailureTests
         }
 
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var proxy = await ProxyFixture.StartAsync(s => s with { Root = Path.Combine(disk.Path, "cache") }, clock);
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { Root = Path.Combine(disk.Path, "cache"), DirectWriteAbove = directWriteAbove }, clock);
         var big = new byte[3 * 1024 * 1024];
         new Random(9).NextBytes(big);
         proxy.Origin.Files["/big.deb"] = new OriginFile(big, CacheControl: "max-age=600");

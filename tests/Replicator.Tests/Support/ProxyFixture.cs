@@ -148,6 +148,8 @@ internal sealed record FixtureSettings
 
     public long FinishBelow { get; init; } = CacheOptions.Defaults.FinishBelow;
 
+    public long DirectWriteAbove { get; init; } = CacheOptions.Defaults.DirectWriteAbove;
+
     public FileClasses Classes { get; init; } = FileClasses.BuiltIn;
 
     public int HeuristicPercent { get; init; } = CacheOptions.Defaults.HeuristicPercent;
@@ -179,6 +181,7 @@ internal sealed record FixtureSettings
         Mapping = Mapping,
         Serve = Offline ? ServeWithoutAsking.Offline : Static ? ServeWithoutAsking.Static : ServeWithoutAsking.Never,
         FinishBelow = FinishBelow,
+        DirectWriteAbove = DirectWriteAbove,
         Classes = Classes,
         HeuristicPercent = HeuristicPercent,
         Upkeep = Upkeep,
