@@ -15,6 +15,47 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed partial class Download
 {
+    /// <summary>Where the download's only client is (its next byte to send), while it follows the ring; -1: none.</summary>
+    private long _soleReaderAt = -1;
+
+    /// <summary>
+    /// Raised when the download's only client has sent bytes from the ring, has gone, or another client joined: a
+    /// pump waiting for it looks again.
+    /// </summary>
+    public FiberSignal Drained { get; } = new();
+
+    /// <summary>
+    /// The offset the pump may not overwrite the ring beyond (by its capacity), or null: while a download has one
+    /// client and it follows the ring, the download goes at the slower of the origin and that client, and the client
+    /// never falls behind the ring onto the file (which, written around the page cache, it would read from the disk).
+    /// With more clients nobody holds the download up: the slow ones follow the file; nor does a client that joined
+    /// behind the ring.
+    /// </summary>
+    private long? PacedBy => _soleReaderAt >= 0 && Clients == 1 ? _soleReaderAt : null;
+
+    /// <summary>Raised (on the pump's loop) each time the download waits for its only client: tests see the pacing.</summary>
+    public event Action? HeldByClient;
+
+    /// <summary>True while the download waits for its only client (see <see cref="HeldByClient"/>).</summary>
+    public bool IsHeldByClient { get; private set; }
+
+    /// <summary>The only client, on the pump's loop, is at <paramref name="offset"/> (called as it sends).</summary>
+    public void SoleReaderAt(long offset)
+    {
+        _soleReaderAt = offset;
+        Drained.Raise();
+    }
+
+    /// <summary>The only client stopped following the ring (done, gone, or others joined).</summary>
+    public void SoleReaderGone()
+    {
+        _soleReaderAt = -1;
+        Drained.Raise();
+    }
+
+    /// <summary>The most one write takes from the ring before the bytes it wrote are made known.</summary>
+    private const int WritePiece = 1 << 20;
+
     private DownloadRing? _ring;
     private DownloadRing? _ringMemory;
     private long _written;
@@ -61,8 +102,11 @@ internal sealed partial class Download
             }
 
             var ring = _ring!;
-            var room = (int)Math.Min(piece.Length, ring.Capacity - (ring.End - Written));
-            if (room == 0)
+            var drained = Drained.Generation;
+            var diskRoom = ring.Capacity - (ring.End - Written);
+            var readerRoom = PacedBy is { } reader && reader >= ring.Floor ? ring.Capacity - (ring.End - reader) : long.MaxValue;
+            var room = (int)Math.Max(0, Math.Min(piece.Length, Math.Min(diskRoom, readerRoom)));
+            if (room == 0 && diskRoom == 0)
             {
                 // The ring is full of bytes the disk has not taken yet: wait for it.
                 var generation = Progress.Generation;
@@ -72,6 +116,16 @@ internal sealed partial class Download
                     await fiber.WaitAsync(Progress, generation, Timeout.InfiniteTimeSpan);
                 }
 
+                continue;
+            }
+
+            if (room == 0)
+            {
+                // The download's only client has not sent these bytes yet: wait for it, as a direct download would.
+                IsHeldByClient = true;
+                HeldByClient?.Invoke();
+                await fiber.WaitAsync(Drained, drained, Timeout.InfiniteTimeSpan);
+                IsHeldByClient = false;
                 continue;
             }
 
@@ -112,7 +166,9 @@ internal sealed partial class Download
             {
                 for (long from = Written, to = ring.End; from < to; from = Written, to = ring.End)
                 {
-                    var first = ring.Read(from, to - from);
+                    // A piece at a time, each made known at once: the download refills the ring behind the write,
+                    // instead of waiting for a whole ring's worth to be written.
+                    var first = ring.Read(from, Math.Min(to - from, WritePiece));
                     _partial!.Write(from, first.Span);
                     var written = from + first.Length;
                     if (written - _writebackStarted >= WritebackStep)

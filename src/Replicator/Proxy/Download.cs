@@ -148,6 +148,7 @@ internal sealed partial class Download
             var seen = Interlocked.CompareExchange(ref _references, references + 1, references);
             if (seen == references)
             {
+                Drained.Raise(); // a pump held by an only client runs free once there are two
                 Joined?.Invoke();
                 return true;
             }

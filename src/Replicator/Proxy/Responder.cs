@@ -151,10 +151,36 @@ internal static class Responder
 
         var offset = plan.Offset;
         var end = plan.Count < 0 ? long.MaxValue : plan.Offset + plan.Count;
-        var bodyEnd = download.Length ?? long.MaxValue;
         var onPumpLoop = !plan.Chunked && exchange.Fiber.Loop == download.PumpLoop;
+        var sole = onPumpLoop && download.Clients == 1;
+        try
+        {
+            await SendBodyAsync(exchange, download, plan, offset, end, onPumpLoop, sole);
+        }
+        finally
+        {
+            if (sole)
+            {
+                download.SoleReaderGone();
+            }
+        }
+
+        if (plan.Chunked)
+        {
+            await exchange.SendAsync(ChunkedEncoding.End);
+        }
+    }
+
+    private static async ValueTask SendBodyAsync(Exchange exchange, Download download, ResponsePlan plan, long offset, long end, bool onPumpLoop, bool sole)
+    {
+        var bodyEnd = download.Length ?? long.MaxValue;
         while (offset < end)
         {
+            if (sole)
+            {
+                download.SoleReaderAt(offset);
+            }
+
             var generation = download.Progress.Generation;
             // The body's last byte goes out only once every byte has arrived (and been verified): a body that ends
             // short never looks complete to anyone. The commit into the tree may still be running then.
@@ -214,11 +240,6 @@ internal static class Responder
             }
 
             await exchange.Fiber.WaitAsync(download.Progress, generation, exchange.DownloadPatience);
-        }
-
-        if (plan.Chunked)
-        {
-            await exchange.SendAsync(ChunkedEncoding.End);
         }
     }
 

@@ -98,6 +98,38 @@ public sealed class SharedDownloadTests
     }
 
     [Fact]
+    public async Task AnOnlyClient_ThatStopsReading_HoldsItsDownload_AndStillGetsEveryByteFromMemory()
+    {
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { DirectWriteAbove = Size });
+        var body = Body(seed: 11, size: 48 * Size);
+        proxy.Origin.Files["/big.iso"] = new OriginFile(body, CacheControl: "max-age=600");
+        var key = $"127.0.0.1:{proxy.Origin.Port}/big.iso";
+
+        // The only client reads a little, then nothing: the download waits for it instead of running ahead of it
+        // (past the ring, it would have to read back the file, which goes around the page cache).
+        using var response = await proxy.Client.GetAsync(proxy.Origin.Url("/big.iso"), HttpCompletionOption.ResponseHeadersRead);
+        await using var stream = await response.Content.ReadAsStreamAsync();
+        var received = new byte[body.Length];
+        await stream.ReadExactlyAsync(received.AsMemory(0, Size));
+        var download = proxy.Server.Downloads.Find(key)!;
+        var held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        download.HeldByClient += () => held.TrySetResult();
+        if (download.IsHeldByClient)
+        {
+            held.TrySetResult();
+        }
+
+        await held.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        Assert.InRange(download.Available, Size, body.Length - (16 * Size));
+
+        await stream.ReadExactlyAsync(received.AsMemory(Size));
+        Assert.Equal(body, received);
+        await proxy.SettledAsync();
+        Assert.Equal(body, File.ReadAllBytes(proxy.CachedPath("/big.iso")));
+        Assert.Equal(1, proxy.Origin.CountRequests("/big.iso"));
+    }
+
+    [Fact]
     public async Task ClientLeavingMidWay_DoesNotStopTheOthers()
     {
         await using var proxy = await ProxyFixture.StartAsync();
