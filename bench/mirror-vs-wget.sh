@@ -3,7 +3,8 @@
 # nginx (autoindex listings) with `replicator mirror`, `wget --mirror` and, when installed, `lftp mirror`, alternating,
 # fresh output each run; the medians of the wall times and the ratios.
 #
-#   bench/mirror-vs-wget.sh [RUNS] [BINARY]   (BINARY: a published replicator; default: dotnet publish to /tmp/mirror-bin)
+#   [KEEP=1] bench/mirror-vs-wget.sh [RUNS] [BINARY]   (BINARY: a published replicator; default: dotnet publish to
+#   /tmp/mirror-bin; KEEP=1: no run follows the deletion of another's output, see out() below)
 # Needs nginx and wget; uses /tmp/mirror-bench and a free loopback port.
 set -euo pipefail
 runs=${1:-3}
@@ -45,22 +46,32 @@ http {
 }
 CONF
 nginx -c "$work/nginx/nginx.conf"
-trap 'kill "$(cat "$work/nginx/nginx.pid")"' EXIT
+trap 'kill "$(cat "$work/nginx/nginx.pid")"; rm -rf "$work/kept"' EXIT
 url=http://127.0.0.1:$port
 
 seconds() { local start end; start=$(date +%s.%N); "$@" >/dev/null 2>&1; end=$(date +%s.%N); echo "$end - $start" | bc -l; }
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
+# Where each run writes. By default the previous run's output is deleted first, as a user emptying a directory
+# would; on ext4 that makes the next creates scan the inodes just freed (ext4's recently_deleted, a minute or more),
+# which then costs more than the downloads. KEEP=1 gives every run a directory of its own and deletes them all at
+# the end: the creates find free inodes at once.
+out() {
+  if [[ ${KEEP:-0} == 1 ]]; then
+    echo "$work/kept/$1-$2-$3"
+  else
+    rm -rf "$work/out" && mkdir -p "$work/out" && sync
+    echo "$work/out/$1"
+  fi
+}
+rm -rf "$work/kept"
 for tree in small large; do
   : >"$work/replicator-$tree" ; : >"$work/wget-$tree" ; : >"$work/lftp-$tree"
   for run in $(seq 1 "$runs"); do
-    rm -rf "$work/out" && mkdir -p "$work/out" && sync
-    seconds "$bin" mirror "$url/$tree/" --root "$work/out/replicator" --allow-to 127.0.0.0/8 >>"$work/replicator-$tree"
-    rm -rf "$work/out" && mkdir -p "$work/out" && sync
-    seconds wget --mirror --no-parent -q -P "$work/out/wget" "$url/$tree/" >>"$work/wget-$tree"
+    seconds "$bin" mirror "$url/$tree/" --root "$(out replicator "$tree" "$run")" --allow-to 127.0.0.0/8 >>"$work/replicator-$tree"
+    seconds wget --mirror --no-parent -q -P "$(out wget "$tree" "$run")" "$url/$tree/" >>"$work/wget-$tree"
     if command -v lftp >/dev/null; then
-      rm -rf "$work/out" && mkdir -p "$work/out" && sync
-      seconds lftp -c "mirror --parallel=4 $url/$tree/ $work/out/lftp" >>"$work/lftp-$tree"
+      seconds lftp -c "mirror --parallel=4 $url/$tree/ $(out lftp "$tree" "$run")" >>"$work/lftp-$tree"
     fi
   done
   r=$(median <"$work/replicator-$tree"); w=$(median <"$work/wget-$tree")
