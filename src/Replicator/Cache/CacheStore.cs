@@ -664,6 +664,20 @@ internal sealed class CacheStore
             : [];
     }
 
+    /// <summary>The length and last write of the body stored for <paramref name="relativePath"/>, or null when there is none.</summary>
+    public (long Length, DateTime LastWriteUtc)? BodyStatus(string relativePath)
+    {
+        try
+        {
+            var info = _fs.FileInfo.New(BodyPath(relativePath));
+            return info.Exists ? (info.Length, info.LastWriteTimeUtc) : null;
+        }
+        catch (Exception e) when (StorageHealth.IsStorageError(e))
+        {
+            return null;
+        }
+    }
+
     /// <summary>When the metadata of a body was last written (stored or revalidated), or null without metadata.</summary>
     public DateTime? MetaWrittenUtc(string relativePath)
     {

@@ -301,9 +301,7 @@ internal sealed class UsageLedger : IDisposable
             }
 
             // Unknown to the database (new, or the database was lost): last used when it was last stored.
-            var stored = new DateTimeOffset(_store.MetaWrittenUtc(path) ?? lastWrite).ToUnixTimeMilliseconds();
-            var file = _files[path] = new FileUsage(path, length, stored, stored, FileClass.Other);
-            changed.Add(file.ToRecord());
+            changed.Add(Known(path, length, lastWrite).ToRecord());
             adopted++;
         }
 
@@ -357,6 +355,31 @@ internal sealed class UsageLedger : IDisposable
         Volatile.Write(ref _fileCount, _files.Count);
     }
 
+    /// <summary>A file of the tree the ledger learns of now: last used when it was last stored (or written).</summary>
+    private FileUsage Known(string path, long length, DateTime lastWrite)
+    {
+        var stored = new DateTimeOffset(_store.MetaWrittenUtc(path) ?? lastWrite).ToUnixTimeMilliseconds();
+        return _files[path] = new FileUsage(path, length, stored, stored, FileClass.Other);
+    }
+
+    /// <summary>
+    /// A file served from the tree that the ledger does not know: another process stored it after this one started
+    /// (a `replicator mirror` run on the same root). It counts towards the cap from now on.
+    /// </summary>
+    private FileUsage? AdoptServed(string path)
+    {
+        if (_store.BodyStatus(path) is not { } body)
+        {
+            return null;
+        }
+
+        var file = Known(path, body.Length, body.LastWriteUtc);
+        _order.Add(file);
+        Interlocked.Add(ref _treeBytes, file.Size);
+        Volatile.Write(ref _fileCount, _files.Count);
+        return file;
+    }
+
     private void Apply(Usage usage, Dictionary<string, FileUsage> touched, HashSet<string> removed, Dictionary<string, HostRecord> hosts)
     {
         _files.TryGetValue(usage.Path, out var file);
@@ -395,7 +418,12 @@ internal sealed class UsageLedger : IDisposable
                     : totals with { Misses = totals.Misses + usage.Count, BytesFromUpstream = totals.BytesFromUpstream + usage.Bytes };
                 if (file is null)
                 {
-                    return;
+                    if (usage.Kind == Kind.Miss || AdoptServed(usage.Path) is not { } adopted)
+                    {
+                        return;
+                    }
+
+                    file = adopted;
                 }
 
                 if (usage.Kind == Kind.Hit)

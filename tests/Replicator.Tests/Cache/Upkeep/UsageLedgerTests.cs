@@ -60,6 +60,24 @@ public sealed class UsageLedgerTests : IDisposable
     }
 
     [Fact]
+    public async Task AFileAnotherProcessStored_CountsFromItsFirstHit()
+    {
+        Put("h:80/a.bin", 100);
+        using var ledger = await StartAsync();
+
+        // A mirror run on the same root stores a file after this proxy started; the proxy then serves it.
+        Put("h:80/pool/m.deb", 300);
+        ledger.Hit("h:80/pool/m.deb", 300);
+        ledger.Hit("h:80/not-there", 5);
+        await ledger.FlushAsync();
+
+        Assert.Equal((2, 400L), (ledger.FileCount, ledger.TreeBytes));
+        var record = Records()["h:80/pool/m.deb"];
+        Assert.Equal((1L, 300L, 300L), (record.Hits, record.BytesServed, record.Size));
+        Assert.DoesNotContain("h:80/not-there", Records().Keys);
+    }
+
+    [Fact]
     public async Task ADeletedDatabase_IsRebuiltFromTheTree_AndGoneFilesAreDropped()
     {
         Put("h:80/a.bin", 10);
