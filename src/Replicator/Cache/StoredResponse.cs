@@ -217,8 +217,19 @@ internal sealed record StoredResponse
         [.. response.GetList("Vary").Select(name => new KeyValuePair<string, string?>(name.ToLowerInvariant(), Normalized(name, request.GetList(name))))];
 
     /// <summary>Whether the request's selecting fields match the stored ones (stored already normalised).</summary>
-    public bool MatchesVary(HttpHeaders request) =>
-        VaryKey.All(pair => string.Equals(pair.Value, Normalized(pair.Key, request.GetList(pair.Key)), StringComparison.Ordinal));
+    public bool MatchesVary(HttpHeaders request)
+    {
+        // Asked on every hit, most often of a response without Vary: a loop, no closure.
+        foreach (var (name, value) in VaryKey)
+        {
+            if (!string.Equals(value, Normalized(name, request.GetList(name)), StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
 
     /// <summary>
     /// A selecting field's value as compared for Vary (RFC 9111 section 4.1): its field lines combined, the list

@@ -98,7 +98,7 @@ internal static class HeadParser
 
         head = new ResponseHead
         {
-            Version = new Version(1, line[7] == '0' ? 0 : 1),
+            Version = line[7] == '0' ? s_http10 : s_http11,
             Status = ((line[9] - '0') * 100) + ((line[10] - '0') * 10) + (line[11] - '0'),
             Reason = line.Length > 13 ? Encoding.Latin1.GetString(line[13..]) : string.Empty,
             Headers = ParseFields(buffer[(lineEnd + 1)..end]),
@@ -162,8 +162,14 @@ internal static class HeadParser
             HttpParseException.Reject(HttpFault.UnsupportedVersion, "only HTTP/1.0 and HTTP/1.1 are supported");
         }
 
-        return (Encoding.ASCII.GetString(method), Encoding.ASCII.GetString(target), new Version(1, version[7] == '0' ? 0 : 1));
+        return (MethodName(method), Encoding.ASCII.GetString(target), version[7] == '0' ? s_http10 : s_http11);
     }
+
+    private static readonly Version s_http10 = new(1, 0), s_http11 = new(1, 1);
+
+    /// <summary>The method's name; the common ones without a new string per request.</summary>
+    private static string MethodName(ReadOnlySpan<byte> method) =>
+        method.SequenceEqual("GET"u8) ? "GET" : method.SequenceEqual("HEAD"u8) ? "HEAD" : Encoding.ASCII.GetString(method);
 
     private static HttpHeaders ParseFields(ReadOnlySpan<byte> block)
     {

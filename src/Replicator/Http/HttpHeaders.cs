@@ -56,13 +56,23 @@ internal sealed class HttpHeaders
         }
     }
 
+    /// <summary>Whether a list-valued field holds <paramref name="token"/> (case-insensitive); asked per request, so it allocates nothing.</summary>
     public bool HasToken(string name, string token)
     {
-        foreach (var item in GetList(name))
+        foreach (var field in _fields)
         {
-            if (item.Equals(token, StringComparison.OrdinalIgnoreCase))
+            if (!field.Key.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
-                return true;
+                continue;
+            }
+
+            var value = field.Value.AsSpan();
+            foreach (var item in value.Split(','))
+            {
+                if (value[item].Trim().Equals(token, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
             }
         }
 
@@ -78,7 +88,20 @@ internal sealed class HttpHeaders
         Add(name, value);
     }
 
-    public bool Remove(string name) => _fields.RemoveAll(field => field.Key.Equals(name, StringComparison.OrdinalIgnoreCase)) > 0;
+    public bool Remove(string name)
+    {
+        var removed = false;
+        for (var i = _fields.Count - 1; i >= 0; i--)
+        {
+            if (_fields[i].Key.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                _fields.RemoveAt(i);
+                removed = true;
+            }
+        }
+
+        return removed;
+    }
 
     /// <summary>
     /// The end-to-end fields: without the hop-by-hop ones, the fields Connection names, and whatever

@@ -45,6 +45,11 @@ internal sealed class RequestHead
     public Framing BodyFraming()
     {
         var transferEncoding = Headers.Get("Transfer-Encoding");
+        if (transferEncoding is null && !Headers.Contains("Content-Length"))
+        {
+            return Framing.None; // most requests: no body, and nothing allocated to say so
+        }
+
         var contentLength = Headers.GetList("Content-Length").ToList();
         if (transferEncoding is not null)
         {
