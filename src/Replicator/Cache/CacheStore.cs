@@ -358,7 +358,7 @@ internal sealed class CacheStore
         _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
         var handle = OpenLocked(path) ?? throw new PartialBusyException(relativePath);
 
-        var direct = stored.Length >= DirectWriteAbove && DirectWriteAbove > 0 ? new DirectWriter(path, handle) : null;
+        var direct = stored.Length >= DirectWriteAbove && DirectWriteAbove > 0 ? new DirectWriter(handle) : null;
         var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null) { BeforeWrite = BeforeBodyWrite, Direct = direct };
         try
         {

@@ -29,11 +29,15 @@ internal sealed unsafe class DirectWriter : IDisposable
     private int _direct;
     private byte* _buffer;
 
-    /// <summary>Opens <paramref name="path"/> (already open as <paramref name="file"/>) a second time for direct writes.</summary>
-    public DirectWriter(string path, SafeFileHandle file)
+    /// <summary>
+    /// Opens <paramref name="file"/> a second time for direct writes, through /proc/self/fd: the same file whatever
+    /// has become of its name (without /proc, the writes go through the page cache).
+    /// </summary>
+    public DirectWriter(SafeFileHandle file)
     {
         _file = file;
-        _direct = LibC.open(path, LibC.O_WRONLY | LibC.O_DIRECT | LibC.O_CLOEXEC);
+        var fd = (int)file.DangerousGetHandle();
+        _direct = LibC.open(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"/proc/self/fd/{fd}"), LibC.O_WRONLY | LibC.O_DIRECT | LibC.O_CLOEXEC);
     }
 
     /// <summary>Bytes that went to the disk directly so far (the rest went through the page cache).</summary>
