@@ -171,6 +171,11 @@ internal static class Responder
         }
     }
 
+    /// <summary>
+    /// Sends the body from <paramref name="offset"/> up to <paramref name="end"/> as it arrives: from the ring (clients
+    /// on the pump's loop), the file, or the memory tail. The download's only client, on its loop (<paramref name="sole"/>),
+    /// tells it where it is before each send, so that the download does not run ahead of it (see Download.PacedBy).
+    /// </summary>
     private static async ValueTask SendBodyAsync(Exchange exchange, Download download, ResponsePlan plan, long offset, long end, bool onPumpLoop, bool sole)
     {
         var bodyEnd = download.Length ?? long.MaxValue;
