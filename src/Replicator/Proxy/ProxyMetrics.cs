@@ -102,7 +102,27 @@ internal sealed class ProxyMetrics : IDisposable
 
         text.Append("replicator_origin_duration_seconds_sum ").Append(TimeSpan.FromTicks(Interlocked.Read(ref _durationTicks)).TotalSeconds.ToString(CultureInfo.InvariantCulture)).Append('\n');
         Sample(text, "replicator_origin_duration_seconds_count", cumulative);
+        Runtime(text);
         return text.ToString();
+    }
+
+    /// <summary>
+    /// The process's memory and garbage collections: what the tail latency of hits is checked against (issue 13,
+    /// bench/hit-tail.sh), and what an admin watches for a leak.
+    /// </summary>
+    private static void Runtime(StringBuilder text)
+    {
+        Family(text, "dotnet_gc_collections_total", "counter", "Garbage collections, by generation.");
+        for (var generation = 0; generation <= GC.MaxGeneration; generation++)
+        {
+            Sample(text, "dotnet_gc_collections_total", GC.CollectionCount(generation), ("generation", generation.ToString(CultureInfo.InvariantCulture)));
+        }
+
+        Family(text, "dotnet_gc_pause_seconds_total", "counter", "Time the process was paused for garbage collections.");
+        text.Append("dotnet_gc_pause_seconds_total ").Append(GC.GetTotalPauseDuration().TotalSeconds.ToString(CultureInfo.InvariantCulture)).Append('\n');
+        Family(text, "dotnet_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap.");
+        Sample(text, "dotnet_gc_allocated_bytes_total", GC.GetTotalAllocatedBytes());
+        Gauge(text, "process_resident_memory_bytes", "Resident memory of the process.", Environment.WorkingSet);
     }
 
     public void Dispose() => _meter.Dispose();

@@ -36,6 +36,25 @@ public sealed class MetricsTests
         Assert.Matches("replicator_client_connections [1-9]", text);
     }
 
+    [Fact]
+    public async Task Metrics_HaveTheProcesssGarbageCollectionsAndMemory()
+    {
+        await using var proxy = await ProxyFixture.StartAsync();
+        GC.Collect(0);
+        var collections = GC.CollectionCount(0);
+
+        var text = await MetricsAsync(proxy);
+
+        Assert.Contains("# TYPE dotnet_gc_collections_total counter\n", text, StringComparison.Ordinal);
+        var gen0 = System.Text.RegularExpressions.Regex.Match(text, "dotnet_gc_collections_total\\{generation=\"0\"\\} ([0-9]+)\n");
+        Assert.True(gen0.Success, text);
+        Assert.InRange(long.Parse(gen0.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), collections, long.MaxValue);
+        Assert.Contains("dotnet_gc_collections_total{generation=\"2\"} ", text, StringComparison.Ordinal);
+        Assert.Matches("dotnet_gc_pause_seconds_total [0-9.E-]+\n", text);
+        Assert.Matches("dotnet_gc_allocated_bytes_total [1-9][0-9]*\n", text);
+        Assert.Matches("process_resident_memory_bytes [1-9][0-9]*\n", text);
+    }
+
     /// <summary>One MISS, then one HIT of a file of <paramref name="size"/> bytes, both counted.</summary>
     private static async Task MissThenHitAsync(ProxyFixture proxy, string path, int size)
     {
