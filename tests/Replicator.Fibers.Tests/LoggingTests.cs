@@ -64,6 +64,37 @@ public class LoggingTests
         Assert.Matches(@"^\[ \d\d:\d\d:\d\d\.\d\d\d \] listening$", line);
     }
 
+    [Fact]
+    public async Task WithoutAFlushPerWrite_LinesWaitInTheirThreadsBuffer_AndAFlushWritesEveryOneWhole()
+    {
+        using var output = new StringWriter();
+        var sink = new FiberLogSink(output, FiberLogMode.Gather, flushEachWrite: false);
+        var logger = new LoggerConfiguration().MinimumLevel.Verbose().WriteTo.Sink(sink).CreateLogger();
+
+        logger.Information("one line {Thread}", -1);
+        Assert.Equal(string.Empty, output.ToString()); // gathered, not yet written
+
+        // Four threads, enough lines for each buffer to spill to the output on its own several times.
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(thread => Task.Factory.StartNew(() =>
+        {
+            for (var i = 0; i < 2000; i++)
+            {
+                logger.Information("thread {Thread} line {Line} {Padding}", thread, i, new string('x', 40));
+            }
+        }, TaskCreationOptions.LongRunning)));
+        sink.Flush();
+
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(8001, lines.Length);
+        Assert.All(lines, line => Assert.Matches(@"^\[ \d\d:\d\d:\d\d\.\d\d\d \] (one line -1|thread \d line \d+ ""x{40}"")$", line));
+        for (var thread = 0; thread < 4; thread++)
+        {
+            // Each thread's lines in its own order.
+            var mine = lines.Where(line => line.Contains($"thread {thread} ", StringComparison.Ordinal)).Select(line => int.Parse(line.Split(' ')[6], System.Globalization.CultureInfo.InvariantCulture));
+            Assert.Equal(Enumerable.Range(0, 2000), mine);
+        }
+    }
+
     private static FiberEngine StartEngine(TimeProvider clock, ILogger logger)
     {
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = 1, TimeProvider = clock, Logger = logger });
