@@ -95,6 +95,25 @@ public class LoggingTests
         }
     }
 
+    [Fact]
+    public void WithoutAFlushPerWrite_TheLinesOfAThreadThatEnded_AreStillWritten()
+    {
+        // A loop stopped before the program's last flush (at shutdown) must not take its last lines with it.
+        using var output = new StringWriter();
+        var sink = new FiberLogSink(output, FiberLogMode.Gather, flushEachWrite: false);
+        var logger = new LoggerConfiguration().WriteTo.Sink(sink).CreateLogger();
+        var thread = new Thread(() => logger.Information("the last line of a loop"));
+        thread.Start();
+        thread.Join();
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        sink.Flush();
+
+        Assert.Contains("the last line of a loop", output.ToString(), StringComparison.Ordinal);
+    }
+
     private static FiberEngine StartEngine(TimeProvider clock, ILogger logger)
     {
         var engine = new FiberEngine(new FiberEngineOptions { LoopCount = 1, TimeProvider = clock, Logger = logger });

@@ -49,6 +49,8 @@ public sealed class FiberLogSink : ILogEventSink
     /// Without a flush per write, each thread gathers its lines in a buffer of its own, under a lock only
     /// <see cref="Flush"/> ever contends for: the loops of a busy proxy write an access-log line per request, and
     /// took the output's lock for each. The output's lock is taken once per <see cref="PendingLimit"/> characters.
+    /// Tracking all values keeps the buffer of a thread that ended (a loop stopped before the last flush) in
+    /// <see cref="ThreadLocal{T}.Values"/>, so its lines are still written.
     /// </summary>
     private readonly ThreadLocal<StringBuilder>? _pending;
 

@@ -4,16 +4,16 @@ using Serilog;
 
 namespace Replicator.Cache;
 
-/// <summary>
-/// Thrown by whoever serves a <see cref="CachedEntry"/> when the file is gone or is not the length its metadata says
-/// (replaced or edited by hand): nothing was sent yet, and a fresh lookup will do.
-/// </summary>
 /// <summary>Another process is writing this partial body now (see <see cref="CacheStore.OpenPartial"/>): not a storage failure.</summary>
 internal sealed class PartialBusyException(string relativePath) : Exception($"another process is downloading {relativePath} into this cache")
 {
     public string RelativePath { get; } = relativePath;
 }
 
+/// <summary>
+/// Thrown by whoever serves a <see cref="CachedEntry"/> when the file is gone or is not the length its metadata says
+/// (replaced or edited by hand): nothing was sent yet, and a fresh lookup will do.
+/// </summary>
 internal sealed class CacheEntryChangedException : Exception
 {
     public CacheEntryChangedException(string relativePath, string message, Exception? innerException = null)
@@ -75,11 +75,13 @@ internal sealed class PartialBody : IDisposable
     /// <summary>The response the existing bytes belong to, when they can be resumed.</summary>
     public StoredResponse? Resumable { get; }
 
-    /// <summary>Writes a piece of body at <paramref name="offset"/> (an IOException when the disk refuses it).</summary>
     /// <summary>True until the partial's metadata is fsynced: the first write of the body does it (see <see cref="CacheStore.OpenPartial"/>).</summary>
     public bool MetaToSync { get; set; }
 
-    /// <summary>Writes body bytes; the first write makes the metadata durable first, so that bytes on disk are always resumable.</summary>
+    /// <summary>
+    /// Writes a piece of body at <paramref name="offset"/> (an IOException when the disk refuses it); the first write
+    /// makes the metadata durable first, so that bytes on disk are always resumable.
+    /// </summary>
     public void Write(long offset, ReadOnlySpan<byte> piece)
     {
         if (MetaToSync)

@@ -88,20 +88,7 @@ internal sealed class HttpHeaders
         Add(name, value);
     }
 
-    public bool Remove(string name)
-    {
-        var removed = false;
-        for (var i = _fields.Count - 1; i >= 0; i--)
-        {
-            if (_fields[i].Key.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                _fields.RemoveAt(i);
-                removed = true;
-            }
-        }
-
-        return removed;
-    }
+    public bool Remove(string name) => _fields.RemoveAll(field => field.Key.Equals(name, StringComparison.OrdinalIgnoreCase)) > 0;
 
     /// <summary>
     /// The end-to-end fields: without the hop-by-hop ones, the fields Connection names, and whatever

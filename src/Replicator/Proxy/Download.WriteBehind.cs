@@ -39,19 +39,22 @@ internal sealed partial class Download
     /// <summary>True while the download waits for its only client (see <see cref="HeldByClient"/>).</summary>
     public bool IsHeldByClient { get; private set; }
 
-    /// <summary>The only client, on the pump's loop, is at <paramref name="offset"/> (called as it sends).</summary>
+    /// <summary>
+    /// The only client, on the pump's loop, is at <paramref name="offset"/> (called before each send). The pump runs
+    /// on the same loop, so it is either waiting for the client now (and is woken) or will read the new place when it
+    /// next looks: no signal, and no lock, per piece otherwise.
+    /// </summary>
     public void SoleReaderAt(long offset)
     {
         _soleReaderAt = offset;
-        Drained.Raise();
+        if (IsHeldByClient)
+        {
+            Drained.Raise();
+        }
     }
 
     /// <summary>The only client stopped following the ring (done, gone, or others joined).</summary>
-    public void SoleReaderGone()
-    {
-        _soleReaderAt = -1;
-        Drained.Raise();
-    }
+    public void SoleReaderGone() => SoleReaderAt(-1);
 
     /// <summary>The most one write takes from the ring before the bytes it wrote are made known.</summary>
     private const int WritePiece = 1 << 20;

@@ -176,15 +176,16 @@ internal sealed partial class Download
         try
         {
             (long Length, StoredResponse Response)? existing = null;
-            if (_server.Store.IsPartialBusy(RelativePath))
+            if (!TryStorage(() => existing = _server.Store.FindResumable(RelativePath), "reading the partial body"))
             {
-                // Another process (a mirror run on this root) is downloading it now: its partial is not ours to resume.
-                Log.Information("Not storing {Url:l}: another process is downloading it into this cache", Url.ToString());
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 
-            if (!TryStorage(() => existing = _server.Store.FindResumable(RelativePath), "reading the partial body"))
+            if (existing is not null && _server.Store.IsPartialBusy(RelativePath))
             {
+                // Another process (a mirror run on this root) is downloading it now: its partial is not ours to resume.
+                // (A partial with nothing to resume needs no look: creating ours finds it locked, see OpenPartial.)
+                Log.Information("Not storing {Url:l}: another process is downloading it into this cache", Url.ToString());
                 return await PassUncachedAsync(exchange, endToEnd);
             }
 

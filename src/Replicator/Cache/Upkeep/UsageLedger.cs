@@ -25,7 +25,7 @@ internal sealed record UpkeepOptions
 
     /// <summary>
     /// False for a process that only fills the tree (replicator mirror): no walk of the tree at start, nothing written;
-    /// the proxy running on the root adopts what it stored at its next start, as any file put there.
+    /// the proxy running on the root counts what it stored from its first hit, or at its next start, as any file put there.
     /// </summary>
     public bool Enabled { get; init; } = true;
 
