@@ -42,7 +42,7 @@ public sealed class FiberLogSink : ILogEventSink
         _output = output;
         Mode = mode;
         _flushEachWrite = flushEachWrite;
-        _pending = flushEachWrite ? null : new ThreadLocal<StringBuilder>(() => new StringBuilder(), trackAllValues: true);
+        _pending = flushEachWrite ? null : new ThreadLocal<StringWriter>(() => new StringWriter(CultureInfo.InvariantCulture), trackAllValues: true);
     }
 
     /// <summary>
@@ -52,7 +52,7 @@ public sealed class FiberLogSink : ILogEventSink
     /// Tracking all values keeps the buffer of a thread that ended (a loop stopped before the last flush) in
     /// <see cref="ThreadLocal{T}.Values"/>, so its lines are still written.
     /// </summary>
-    private readonly ThreadLocal<StringBuilder>? _pending;
+    private readonly ThreadLocal<StringWriter>? _pending;
 
     private const int PendingLimit = 16 * 1024;
 
@@ -99,7 +99,7 @@ public sealed class FiberLogSink : ILogEventSink
         var fiber = Fiber.Current;
         if (fiber is null || (Mode == FiberLogMode.Gather && (!fiber.GatherLog || logEvent.Properties.ContainsKey(ImmediateProperty))))
         {
-            Write(Line(logEvent, stamped: true));
+            WriteStamped(logEvent);
         }
         else if (Mode == FiberLogMode.Debug)
         {
@@ -124,14 +124,42 @@ public sealed class FiberLogSink : ILogEventSink
         Write(block.ToString(), newline: false);
     }
 
-    private static string Render(LogEvent logEvent) => Line(logEvent, stamped: false);
-
-    /// <summary>Level (when above Information), message, and the exception of an error; with the time of day first when stamped.</summary>
-    private static string Line(LogEvent logEvent, bool stamped)
+    private static string Render(LogEvent logEvent)
     {
-        // Rendered into one reused writer per thread: an access-log line per request is the busiest output.
+        // Rendered into one reused writer per thread.
         var text = s_line ??= new StringWriter(CultureInfo.InvariantCulture);
         text.GetStringBuilder().Clear();
+        RenderLine(text, logEvent, stamped: false);
+        return text.ToString();
+    }
+
+    /// <summary>
+    /// A line with the time of day first. Without a flush per write it is rendered straight into the thread's
+    /// buffer: an access-log line per request is the busiest output, and its string was garbage at once.
+    /// </summary>
+    private void WriteStamped(LogEvent logEvent)
+    {
+        if (_pending is null)
+        {
+            var text = s_line ??= new StringWriter(CultureInfo.InvariantCulture);
+            text.GetStringBuilder().Clear();
+            RenderLine(text, logEvent, stamped: true);
+            Write(text.ToString());
+            return;
+        }
+
+        var pending = _pending.Value!;
+        lock (pending)
+        {
+            RenderLine(pending, logEvent, stamped: true);
+            pending.Write(Environment.NewLine);
+            DrainWhenFull(pending);
+        }
+    }
+
+    /// <summary>Level (when above Information), message, and the exception of an error; with the time of day first when stamped.</summary>
+    private static void RenderLine(TextWriter text, LogEvent logEvent, bool stamped)
+    {
         if (stamped)
         {
             var time = logEvent.Timestamp.ToLocalTime();
@@ -156,8 +184,6 @@ public sealed class FiberLogSink : ILogEventSink
             text.WriteLine();
             text.Write(e);
         }
-
-        return text.ToString();
     }
 
     /// <summary>Each thread's buffer in turn (its lock, then the output's: always in that order).</summary>
@@ -178,22 +204,31 @@ public sealed class FiberLogSink : ILogEventSink
     }
 
     /// <summary>Writes a thread's gathered lines to the output; the caller holds the buffer's lock.</summary>
-    private void Drain(StringBuilder pending)
+    private void Drain(StringWriter pending)
     {
-        if (pending.Length == 0)
+        var lines = pending.GetStringBuilder();
+        if (lines.Length == 0)
         {
             return;
         }
 
         lock (_lock)
         {
-            foreach (var chunk in pending.GetChunks())
+            foreach (var chunk in lines.GetChunks())
             {
                 _output.Write(chunk.Span);
             }
         }
 
-        pending.Clear();
+        lines.Clear();
+    }
+
+    private void DrainWhenFull(StringWriter pending)
+    {
+        if (pending.GetStringBuilder().Length >= PendingLimit)
+        {
+            Drain(pending);
+        }
     }
 
     private static void Digits(Span<char> destination, int value)
@@ -211,16 +246,13 @@ public sealed class FiberLogSink : ILogEventSink
             var pending = _pending.Value!;
             lock (pending)
             {
-                pending.Append(text);
+                pending.Write(text);
                 if (newline)
                 {
-                    pending.Append(Environment.NewLine);
+                    pending.Write(Environment.NewLine);
                 }
 
-                if (pending.Length >= PendingLimit)
-                {
-                    Drain(pending);
-                }
+                DrainWhenFull(pending);
             }
 
             return;

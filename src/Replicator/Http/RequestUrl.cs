@@ -25,6 +25,27 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
 
     public override string ToString() => $"{(Secure ? "https" : "http")}://{Authority}{PathAndQuery}";
 
+    /// <summary>Writes <see cref="ToString"/>'s text without making the string (the access log, once per request).</summary>
+    public void WriteTo(TextWriter output)
+    {
+        output.Write(Secure ? "https://" : "http://");
+        output.Write(Host);
+        if (Port != (Secure ? DefaultHttpsPort : DefaultPort))
+        {
+            Span<char> digits = stackalloc char[11];
+            Port.TryFormat(digits, out var written, default, CultureInfo.InvariantCulture);
+            output.Write(':');
+            output.Write(digits[..written]);
+        }
+
+        output.Write(Path);
+        if (Query is not null)
+        {
+            output.Write('?');
+            output.Write(Query);
+        }
+    }
+
     /// <summary>The URLs parsed lately on this thread, by request target (see <see cref="ParseAbsoluteRemembered"/>).</summary>
     [ThreadStatic]
     private static Dictionary<string, RequestUrl>? s_recent;

@@ -194,9 +194,15 @@ internal static class CacheHandler
     {
         if (fileClass != FileClass.Other)
         {
-            var store = server.Store;
-            server.Indexes.Learn(key, entry.Length, entry.Response.BodyStamp, () => store.Tree.OpenForReading(entry.BodyPath));
+            LearnIndex(server, key, entry);
         }
+    }
+
+    /// <summary>Apart from <see cref="NoticeIndex"/>, so that the closure it captures is made only for package files, not on every hit.</summary>
+    private static void LearnIndex(ProxyServer server, string key, CachedEntry entry)
+    {
+        var store = server.Store;
+        server.Indexes.Learn(key, entry.Length, entry.Response.BodyStamp, () => store.Tree.OpenForReading(entry.BodyPath));
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ namespace Replicator.Proxy;
 /// </summary>
 internal sealed class Exchange
 {
-    private static readonly MessageTemplate s_accessTemplate = new MessageTemplateParser().Parse("{Client:l} {Method:l} {Url:l} {Status} {Bytes} {Outcome:l} {Class:l} {Duration}ms");
+    private static readonly MessageTemplate s_accessTemplate = new MessageTemplateParser().Parse("{" + AccessLine.PropertyName + "}");
     private static readonly LogEventProperty s_immediate = new(Fibers.Logging.FiberLogSink.ImmediateProperty, new ScalarValue(true));
 
     private readonly long _started;
@@ -200,18 +200,9 @@ internal sealed class Exchange
             return;
         }
 
-        // Built directly, from a template parsed once: one line per request is the proxy's busiest log.
-        Log.Write(new LogEvent(Server.Clock.GetLocalNow(), LogEventLevel.Information, null, s_accessTemplate, [
-            new LogEventProperty("Client", new ScalarValue(ClientName)),
-            new LogEventProperty("Method", new ScalarValue(Request.Method)),
-            new LogEventProperty("Url", new ScalarValue(Url?.ToString() ?? Request.Target)),
-            new LogEventProperty("Status", new ScalarValue(Status)),
-            new LogEventProperty("Bytes", new ScalarValue(BytesSent)),
-            new LogEventProperty("Outcome", new ScalarValue(Outcome)),
-            new LogEventProperty("Class", new ScalarValue(Cache.FileClasses.Name(FileClass))),
-            new LogEventProperty("Duration", new ScalarValue((long)duration.TotalMilliseconds)),
-            s_immediate,
-        ]));
+        // Built directly, from a template parsed once, with the whole line as one value (see AccessLine).
+        var line = new AccessLine(ClientName, Request.Method, Url, Request.Target, Status, BytesSent, Outcome, FileClass, (long)duration.TotalMilliseconds);
+        Log.Write(new LogEvent(Server.Clock.GetLocalNow(), LogEventLevel.Information, null, s_accessTemplate, [new LogEventProperty(AccessLine.PropertyName, line), s_immediate]));
     }
 }
 

@@ -37,6 +37,20 @@ public class UrlAndLayoutTests
         Assert.Throws<HttpParseException>(() => RequestUrl.ParseAbsolute(target));
     }
 
+    [Theory]
+    [InlineData("http://example.org/a/b")]
+    [InlineData("http://example.org:8080/a?x=1&y")]
+    [InlineData("https://example.org/secure?q")]
+    [InlineData("https://example.org:80/odd")]
+    public void WriteTo_WritesWhatToStringSays(string target)
+    {
+        var url = RequestUrl.ParseAbsolute(target, allowHttps: true);
+        var written = new StringWriter();
+        url.WriteTo(written);
+        Assert.Equal(url.ToString(), written.ToString());
+        Assert.Equal(target, written.ToString());
+    }
+
     [Fact]
     public void Authority_KeepsANonDefaultPortOnly()
     {
