@@ -74,8 +74,26 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
     }
 
     /// <summary>A request for the whole body with no validator: answered 200 with the stored fields as they are.</summary>
-    private static bool IsPlain(RequestHead request) =>
+    public static bool IsPlain(RequestHead request) =>
         !request.Headers.Contains("Range") && !request.Headers.Contains("If-None-Match") && !request.Headers.Contains("If-Modified-Since");
+
+    /// <summary>The most the fields written per plain answer take (Age, Via, Accept-Ranges, Content-Length, Connection).</summary>
+    private const int PlainTailCapacity = 192;
+
+    /// <summary>Room enough for <see cref="WritePlainHead"/>'s head.</summary>
+    public static int PlainHeadCapacity(StoredResponse stored) => PlainFields(stored).Length + PlainTailCapacity;
+
+    /// <summary>
+    /// The head of a plain 200 written into <paramref name="destination"/> (at least <see cref="PlainHeadCapacity"/>
+    /// long), its length returned: a small body served from memory goes out in the same buffer, with no head array
+    /// made per hit. A HEAD request gets the same head; the caller sends no body.
+    /// </summary>
+    public static int WritePlainHead(RequestHead request, StoredResponse stored, long length, DateTimeOffset now, bool keepAlive, Span<byte> destination)
+    {
+        var fields = PlainFields(stored);
+        fields.CopyTo(destination);
+        return fields.Length + WritePlainTail(request, stored, length, now, keepAlive, destination[fields.Length..]);
+    }
 
     /// <summary>
     /// The head of a plain 200, byte for byte what the general path builds: the status line and stored fields,
@@ -84,16 +102,27 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
     /// </summary>
     private static ResponsePlan PlainPlan(RequestHead request, StoredResponse stored, long length, DateTimeOffset now, bool keepAlive)
     {
-        var fields = s_plainFields.GetValue(stored, static stored =>
-        {
-            var headers = stored.Headers.Clone();
-            headers.Remove("Accept-Ranges");
-            headers.Remove("Age"); // the age is computed per answer (RFC 9111 section 5.1)
-            var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
-            headers.WriteTo(text);
-            return Encoding.Latin1.GetBytes(text.ToString());
-        });
-        Span<byte> tail = stackalloc byte[192];
+        var fields = PlainFields(stored);
+        Span<byte> tail = stackalloc byte[PlainTailCapacity];
+        var written = WritePlainTail(request, stored, length, now, keepAlive, tail);
+        var head = new byte[fields.Length + written];
+        fields.CopyTo(head, 0);
+        tail[..written].CopyTo(head.AsSpan(fields.Length));
+        return Planned(request, 200, head, 0, length, chunked: false, keepAlive);
+    }
+
+    private static byte[] PlainFields(StoredResponse stored) => s_plainFields.GetValue(stored, static stored =>
+    {
+        var headers = stored.Headers.Clone();
+        headers.Remove("Accept-Ranges");
+        headers.Remove("Age"); // the age is computed per answer (RFC 9111 section 5.1)
+        var text = new StringBuilder("HTTP/1.1 200 OK\r\n");
+        headers.WriteTo(text);
+        return Encoding.Latin1.GetBytes(text.ToString());
+    });
+
+    private static int WritePlainTail(RequestHead request, StoredResponse stored, long length, DateTimeOffset now, bool keepAlive, Span<byte> tail)
+    {
         var written = 0;
         if (!stored.Synthesized)
         {
@@ -102,10 +131,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
 
         var close = keepAlive ? string.Empty : "Connection: close\r\n";
         Utf8.TryWrite(tail[written..], CultureInfo.InvariantCulture, $"Via: {ProxyHeads.ViaHop(request.Version)}\r\nAccept-Ranges: bytes\r\nContent-Length: {length}\r\n{close}\r\n", out var rest);
-        var head = new byte[fields.Length + written + rest];
-        fields.CopyTo(head, 0);
-        tail[..(written + rest)].CopyTo(head.AsSpan(fields.Length));
-        return Planned(request, 200, head, 0, length, chunked: false, keepAlive);
+        return written + rest;
     }
 
     private static long AgeSeconds(StoredResponse stored, DateTimeOffset now) => (long)Freshness.Age(stored, now).TotalSeconds;

@@ -64,6 +64,23 @@ public class ResponsePlanTests
         Assert.Equal(Lines(general.Head), Lines(plain.Head));
     }
 
+    [Theory]
+    [InlineData("GET", "1.1", true)]
+    [InlineData("GET", "1.0", false)]
+    [InlineData("HEAD", "1.1", true)]
+    public void PlainHeadWrittenInPlace_IsThePlansHead(string method, string version, bool keepAlive)
+    {
+        // A small hit writes its head straight into the buffer it sends; the bytes must be the plan's, to the byte.
+        var request = Request(method, version, "");
+        var stored = Stored();
+        var buffer = new byte[ResponsePlan.PlainHeadCapacity(stored)];
+
+        var written = ResponsePlan.WritePlainHead(request, stored, 100, s_now, keepAlive, buffer);
+
+        Assert.True(ResponsePlan.IsPlain(request));
+        Assert.Equal(ResponsePlan.For(request, stored, 100, s_now, keepAlive).Head, buffer[..written]);
+    }
+
     [Fact]
     public void AStoredAge_IsReplacedByTheAgeOfTheAnswer_NeverSentTwice()
     {
