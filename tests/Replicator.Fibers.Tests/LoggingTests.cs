@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Time.Testing;
 using Replicator.Fibers.Logging;
 using Serilog;
+using Serilog.Events;
 
 namespace Replicator.Fibers.Tests;
 
@@ -112,6 +113,33 @@ public class LoggingTests
         sink.Flush();
 
         Assert.Contains("the last line of a loop", output.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ALineThatFailsToRender_LeavesNothingOfItselfInTheBuffer()
+    {
+        // Lines are rendered straight into the thread's buffer: one that throws half-way must not leave its half
+        // there, glued to the next line (Serilog swallows a sink's exception, so the next line would follow).
+        using var output = new StringWriter();
+        var sink = new FiberLogSink(output, FiberLogMode.Gather, flushEachWrite: false);
+        var logger = new LoggerConfiguration().WriteTo.Sink(sink).CreateLogger();
+        var template = new Serilog.Parsing.MessageTemplateParser().Parse("{Value}");
+
+        logger.Write(new LogEvent(DateTimeOffset.Now, LogEventLevel.Information, null, template, [new LogEventProperty("Value", new FailingValue())]));
+        logger.Information("the next line");
+        sink.Flush();
+
+        Assert.DoesNotContain("torn", output.ToString(), StringComparison.Ordinal);
+        Assert.Matches(@"^\[ \d\d:\d\d:\d\d\.\d\d\d \] the next line\r?\n$", output.ToString());
+    }
+
+    private sealed class FailingValue : LogEventPropertyValue
+    {
+        public override void Render(TextWriter output, string? format = null, IFormatProvider? formatProvider = null)
+        {
+            output.Write("torn");
+            throw new InvalidOperationException("cannot render");
+        }
     }
 
     private static FiberEngine StartEngine(TimeProvider clock, ILogger logger)

@@ -151,7 +151,18 @@ public sealed class FiberLogSink : ILogEventSink
         var pending = _pending.Value!;
         lock (pending)
         {
-            RenderLine(pending, logEvent, stamped: true);
+            var lines = pending.GetStringBuilder();
+            var start = lines.Length;
+            try
+            {
+                RenderLine(pending, logEvent, stamped: true);
+            }
+            catch
+            {
+                lines.Length = start; // nothing of a line that failed half-way stays to be glued to the next
+                throw;
+            }
+
             pending.Write(Environment.NewLine);
             DrainWhenFull(pending);
         }
