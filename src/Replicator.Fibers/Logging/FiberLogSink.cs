@@ -124,12 +124,12 @@ public sealed class FiberLogSink : ILogEventSink
         Write(block.ToString(), newline: false);
     }
 
-    private static string Render(LogEvent logEvent)
+    /// <summary>A line as a string, rendered in one reused writer per thread.</summary>
+    private static string Render(LogEvent logEvent, bool stamped = false)
     {
-        // Rendered into one reused writer per thread.
         var text = s_line ??= new StringWriter(CultureInfo.InvariantCulture);
         text.GetStringBuilder().Clear();
-        RenderLine(text, logEvent, stamped: false);
+        RenderLine(text, logEvent, stamped);
         return text.ToString();
     }
 
@@ -141,30 +141,44 @@ public sealed class FiberLogSink : ILogEventSink
     {
         if (_pending is null)
         {
-            var text = s_line ??= new StringWriter(CultureInfo.InvariantCulture);
-            text.GetStringBuilder().Clear();
-            RenderLine(text, logEvent, stamped: true);
-            Write(text.ToString());
-            return;
+            Write(Render(logEvent, stamped: true));
         }
+        else
+        {
+            AppendPending(logEvent, static (text, logEvent) => RenderLine(text, logEvent, stamped: true), newline: true);
+        }
+    }
 
-        var pending = _pending.Value!;
+    /// <summary>
+    /// Adds what <paramref name="write"/> writes to this thread's buffer (drained to the output once it is full). A
+    /// write that fails half-way is taken out again: nothing of it stays to be glued to the next line.
+    /// </summary>
+    private void AppendPending<TState>(TState state, Action<TextWriter, TState> write, bool newline)
+    {
+        var pending = _pending!.Value!;
         lock (pending)
         {
             var lines = pending.GetStringBuilder();
             var start = lines.Length;
             try
             {
-                RenderLine(pending, logEvent, stamped: true);
+                write(pending, state);
             }
             catch
             {
-                lines.Length = start; // nothing of a line that failed half-way stays to be glued to the next
+                lines.Length = start;
                 throw;
             }
 
-            pending.Write(Environment.NewLine);
-            DrainWhenFull(pending);
+            if (newline)
+            {
+                pending.Write(Environment.NewLine);
+            }
+
+            if (lines.Length >= PendingLimit)
+            {
+                Drain(pending);
+            }
         }
     }
 
@@ -234,14 +248,6 @@ public sealed class FiberLogSink : ILogEventSink
         lines.Clear();
     }
 
-    private void DrainWhenFull(StringWriter pending)
-    {
-        if (pending.GetStringBuilder().Length >= PendingLimit)
-        {
-            Drain(pending);
-        }
-    }
-
     private static void Digits(Span<char> destination, int value)
     {
         for (var i = destination.Length - 1; i >= 0; i--, value /= 10)
@@ -254,18 +260,7 @@ public sealed class FiberLogSink : ILogEventSink
     {
         if (_pending is not null)
         {
-            var pending = _pending.Value!;
-            lock (pending)
-            {
-                pending.Write(text);
-                if (newline)
-                {
-                    pending.Write(Environment.NewLine);
-                }
-
-                DrainWhenFull(pending);
-            }
-
+            AppendPending(text, static (pending, text) => pending.Write(text), newline);
             return;
         }
 

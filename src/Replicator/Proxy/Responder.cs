@@ -58,41 +58,25 @@ internal static class Responder
         }
     }
 
-    /// <summary>Serves a small body from its copy in memory, in the same send as the head.</summary>
+    /// <summary>
+    /// Serves a small body from its copy in memory, in the same send as the head. The commonest hit, a plain 200,
+    /// has its head written straight into that buffer (its plan carries no head array).
+    /// </summary>
     private static async ValueTask ServeCopiedAsync(Exchange exchange, CachedEntry entry, StoredResponse stored, CopiedBody body)
     {
         entry.CheckLength(body.Length);
-        if (ResponsePlan.IsPlain(exchange.Request))
-        {
-            await ServeCopiedPlainAsync(exchange, stored, body);
-            return;
-        }
-
-        var plan = Plan(exchange, stored, body.Length);
+        var request = exchange.Request;
+        var now = exchange.Server.Clock.GetUtcNow();
+        var plain = ResponsePlan.IsPlain(request);
+        var plan = plain ? ResponsePlan.PlainWithoutHead(request, body.Length, exchange.KeepAlive) : ResponsePlan.For(request, stored, body.Length, now, exchange.KeepAlive);
+        exchange.Respond(plan.Status, plan.KeepAlive);
         var count = (int)plan.Count;
-        var buffer = ArrayPool<byte>.Shared.Rent(plan.Head.Length + count);
+        var buffer = ArrayPool<byte>.Shared.Rent((plain ? ResponsePlan.PlainHeadCapacity(stored) : plan.Head.Length) + count);
         try
         {
             plan.Head.CopyTo(buffer, 0);
-            body.Bytes.Span.Slice((int)plan.Offset, count).CopyTo(buffer.AsSpan(plan.Head.Length));
-            await exchange.SendAsync(buffer.AsMemory(0, plan.Head.Length + count));
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
-    }
-
-    /// <summary>The commonest hit: a plain 200 of a small body, head written straight into the buffer it goes out in.</summary>
-    private static async ValueTask ServeCopiedPlainAsync(Exchange exchange, StoredResponse stored, CopiedBody body)
-    {
-        var count = exchange.Request.Method == "HEAD" ? 0 : (int)body.Length;
-        var buffer = ArrayPool<byte>.Shared.Rent(ResponsePlan.PlainHeadCapacity(stored) + count);
-        try
-        {
-            var head = ResponsePlan.WritePlainHead(exchange.Request, stored, body.Length, exchange.Server.Clock.GetUtcNow(), exchange.KeepAlive, buffer);
-            exchange.Respond(200, exchange.KeepAlive);
-            body.Bytes.Span[..count].CopyTo(buffer.AsSpan(head));
+            var head = plain ? ResponsePlan.WritePlainHead(request, stored, body.Length, now, exchange.KeepAlive, buffer) : plan.Head.Length;
+            body.Bytes.Span.Slice((int)plan.Offset, count).CopyTo(buffer.AsSpan(head));
             await exchange.SendAsync(buffer.AsMemory(0, head + count));
         }
         finally

@@ -80,13 +80,20 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
     /// <summary>The most the fields written per plain answer take (Age, Via, Accept-Ranges, Content-Length, Connection).</summary>
     private const int PlainTailCapacity = 192;
 
+    /// <summary>
+    /// The plan of a plain 200 whose head the caller writes itself with <see cref="WritePlainHead"/> (a small body
+    /// served from memory): status, body part and connection as <see cref="For"/> decides them, no head array.
+    /// </summary>
+    public static ResponsePlan PlainWithoutHead(RequestHead request, long length, bool keepAlive) =>
+        Planned(request, 200, [], 0, length, chunked: false, keepAlive);
+
     /// <summary>Room enough for <see cref="WritePlainHead"/>'s head.</summary>
     public static int PlainHeadCapacity(StoredResponse stored) => PlainFields(stored).Length + PlainTailCapacity;
 
     /// <summary>
     /// The head of a plain 200 written into <paramref name="destination"/> (at least <see cref="PlainHeadCapacity"/>
     /// long), its length returned: a small body served from memory goes out in the same buffer, with no head array
-    /// made per hit. A HEAD request gets the same head; the caller sends no body.
+    /// made per hit. A HEAD request gets the same head (its plan, <see cref="PlainWithoutHead"/>, has no body).
     /// </summary>
     public static int WritePlainHead(RequestHead request, StoredResponse stored, long length, DateTimeOffset now, bool keepAlive, Span<byte> destination)
     {
@@ -105,10 +112,7 @@ internal readonly record struct ResponsePlan(int Status, byte[] Head, long Offse
         var fields = PlainFields(stored);
         Span<byte> tail = stackalloc byte[PlainTailCapacity];
         var written = WritePlainTail(request, stored, length, now, keepAlive, tail);
-        var head = new byte[fields.Length + written];
-        fields.CopyTo(head, 0);
-        tail[..written].CopyTo(head.AsSpan(fields.Length));
-        return Planned(request, 200, head, 0, length, chunked: false, keepAlive);
+        return Planned(request, 200, [.. fields, .. tail[..written]], 0, length, chunked: false, keepAlive);
     }
 
     private static byte[] PlainFields(StoredResponse stored) => s_plainFields.GetValue(stored, static stored =>

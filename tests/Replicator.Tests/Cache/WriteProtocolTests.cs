@@ -208,25 +208,21 @@ public sealed class WriteProtocolTests : IDisposable
 
     /// <summary>
     /// Whether the file system under <paramref name="directory"/> takes O_DIRECT (tmpfs before Linux 6.6 does not),
-    /// asked the way the store asks it: an open file reopened through /proc/self/fd.
+    /// asked the way the store asks it: by a <see cref="DirectWriter"/> on an open file.
     /// </summary>
     private static bool DirectWritesWork(string directory)
     {
         var probe = Path.Combine(directory, "direct-probe");
-        int fd;
-        using (var handle = File.OpenHandle(probe, FileMode.Create, FileAccess.ReadWrite))
+        try
         {
-            fd = LibC.open($"/proc/self/fd/{handle.DangerousGetHandle()}", LibC.O_WRONLY | LibC.O_DIRECT | LibC.O_CLOEXEC);
+            using var handle = File.OpenHandle(probe, FileMode.Create, FileAccess.ReadWrite);
+            using var writer = new DirectWriter(handle);
+            return writer.IsDirect;
         }
-
-        File.Delete(probe);
-        if (fd < 0)
+        finally
         {
-            return false;
+            File.Delete(probe);
         }
-
-        LibC.close(fd);
-        return true;
     }
 
     private static StoredResponse Stored(long length)
