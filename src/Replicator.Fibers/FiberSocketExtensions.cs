@@ -141,28 +141,13 @@ public static class FiberSocketExtensions
 
     /// <summary>
     /// Sends <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/> with sendfile(2):
-    /// the kernel copies from the page cache to the socket, the bytes never pass through managed memory. Bytes that are
-    /// not in the page cache are read in on the thread pool first, a window at a time, so that the loop never waits for
-    /// the disk (see <see cref="PageCache"/>).
+    /// the kernel copies from the page cache to the socket, the bytes never pass through managed memory.
     /// </summary>
     public static async ValueTask SendFileAsync(this Fiber fiber, Socket socket, SafeFileHandle file, long offset, long count, TimeSpan timeout)
     {
-        var inMemoryUpTo = offset;
         while (count > 0)
         {
-            if (offset >= inMemoryUpTo)
-            {
-                var window = Math.Min(count, PageCache.Window);
-                if (!PageCache.IsResident(file, offset, window))
-                {
-                    var from = offset;
-                    await fiber.RunBlockingAsync(() => PageCache.ReadIn(file, from, window), timeout);
-                }
-
-                inMemoryUpTo = offset + window;
-            }
-
-            var sent = SendFileOnce(socket, file, ref offset, inMemoryUpTo - offset, out var errno);
+            var sent = SendFileOnce(socket, file, ref offset, count, out var errno);
             if (sent > 0)
             {
                 count -= sent;

@@ -122,52 +122,6 @@ internal static unsafe partial class Interop
     [LibraryImport(LibC, SetLastError = true)]
     internal static partial nint sendfile(int out_fd, int in_fd, long* offset, nuint count);
 
-    internal const int ENOSYS = 38;
-    internal const int EINVAL = 22;
-    internal const int RWF_NOWAIT = 0x08;
-    internal const int MADV_WILLNEED = 3;
-    internal const int MADV_POPULATE_READ = 22;
-
-    /// <summary>cachestat(2)'s number; the same on every architecture .NET runs on under Linux (the generic table).</summary>
-    internal const long SYS_cachestat = 451;
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct IoVec
-    {
-        public void* Base;
-        public nuint Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct CacheStatRange
-    {
-        public ulong Offset;
-        public ulong Length;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    internal struct CacheStat
-    {
-        public ulong Cached;
-        public ulong Dirty;
-        public ulong Writeback;
-        public ulong Evicted;
-        public ulong RecentlyEvicted;
-    }
-
-    [LibraryImport(LibC, SetLastError = true)]
-    internal static partial nint preadv2(int fd, IoVec* iov, int iovcnt, long offset, int flags);
-
-    /// <summary>syscall(2) with cachestat's four arguments (fixed, not variadic: integer arguments pass the same way).</summary>
-    [LibraryImport(LibC, EntryPoint = "syscall", SetLastError = true)]
-    internal static partial long syscall_cachestat(long number, int fd, CacheStatRange* range, CacheStat* stat, uint flags);
-
-    [LibraryImport(LibC, SetLastError = true)]
-    internal static partial int mincore(void* address, nuint length, byte* vector);
-
-    [LibraryImport(LibC, SetLastError = true)]
-    internal static partial int madvise(void* address, nuint length, int advice);
-
     /// <summary>Throws the errno of the last call as an exception that names the call.</summary>
     internal static Exception Error(string call)
     {

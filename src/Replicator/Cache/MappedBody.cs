@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.IO.MemoryMappedFiles;
-using Replicator.Fibers;
 
 namespace Replicator.Cache;
 
@@ -46,12 +45,6 @@ internal sealed unsafe class MappedBody : KeptBody
         ArgumentOutOfRangeException.ThrowIfGreaterThan(offset + count, Length);
         return new MappedWindow(_start + offset, count).Memory;
     }
-
-    /// <summary>Whether the window's pages are all in memory, so that sending it cannot wait for the disk (see <see cref="PageCache"/>).</summary>
-    public bool IsResident(long offset, int count) => PageCache.IsResident(_start + offset, count);
-
-    /// <summary>Reads the window's pages in without touching them (blocking: for the thread pool, while the lease is held).</summary>
-    public bool ReadIn(long offset, int count) => PageCache.ReadIn(_start + offset, count);
 
     /// <summary>Maps the file at <paramref name="path"/> as it is when opened; null when it is empty by then.</summary>
     private static MappedBody? Map(TreeReader tree, string path)

@@ -123,8 +123,6 @@ internal sealed class ProxyMetrics : IDisposable
         Family(text, "dotnet_gc_allocated_bytes_total", "counter", "Bytes allocated on the managed heap.");
         Sample(text, "dotnet_gc_allocated_bytes_total", GC.GetTotalAllocatedBytes());
         Gauge(text, "process_resident_memory_bytes", "Resident memory of the process.", Environment.WorkingSet);
-        Family(text, "replicator_disk_read_ins_total", "counter", "Windows of bodies (up to 1 MiB each) read from the disk on the thread pool before being sent, because they were not in memory.");
-        Sample(text, "replicator_disk_read_ins_total", Fibers.PageCache.ReadIns);
     }
 
     public void Dispose() => _meter.Dispose();

@@ -4,7 +4,6 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Unicode;
 using Replicator.Cache;
-using Replicator.Fibers;
 using Replicator.Http;
 
 namespace Replicator.Proxy;
@@ -18,6 +17,9 @@ internal static class Responder
 {
     /// <summary>Bodies up to this size are kept copied in memory and go out in the same send as the head.</summary>
     public const int SmallBody = 64 * 1024;
+
+    /// <summary>The most one send hands the kernel from a mapping.</summary>
+    private const int MappedWindow = 1 << 30;
 
     public static async ValueTask ServeEntryAsync(Exchange exchange, CachedEntry entry, StoredResponse stored)
     {
@@ -94,17 +96,10 @@ internal static class Responder
             return;
         }
 
-        // A window at a time, read in off the loop first when the disk would have to be read (see PageCache).
         var end = plan.Offset + plan.Count;
         for (var offset = plan.Offset; offset < end;)
         {
-            var count = (int)Math.Min(end - offset, PageCache.Window);
-            if (!body.IsResident(offset, count))
-            {
-                var from = offset;
-                await exchange.Fiber.RunBlockingAsync(() => body.ReadIn(from, count), exchange.Timeout);
-            }
-
+            var count = (int)Math.Min(end - offset, MappedWindow);
             await exchange.SendAsync(body.Window(offset, count));
             offset += count;
         }

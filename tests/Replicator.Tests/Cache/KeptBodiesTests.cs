@@ -136,47 +136,6 @@ public sealed class KeptBodiesTests : IDisposable
         Assert.Null(bodies.Lease(big));
     }
 
-    [Fact]
-    public void MappedWindowNotInMemory_IsSaidSo_AndReadInWithoutTouchingIt()
-    {
-        // On the disk the tests are built on: a tmpfs keeps every byte in memory.
-        var directory = Directory.CreateDirectory(Path.Combine(AppContext.BaseDirectory, "mapped-" + Guid.NewGuid().ToString("N"))).FullName;
-        try
-        {
-            using var tree = new TreeReader(directory);
-            var bodies = MappedBody.Keeper(_clock, tree, CacheOptions.Defaults.MappedBodyBudget);
-            var path = Path.Combine(directory, "cold");
-            using (var stream = new FileStream(path, FileMode.CreateNew))
-            {
-                stream.Write(new byte[3 << 20]);
-                stream.Flush(flushToDisk: true);
-            }
-
-            using (var handle = File.OpenHandle(path))
-            {
-                Assert.Equal(0, posix_fadvise(handle, 0, 0, PosixFadviseDontNeed));
-            }
-
-            using var body = bodies.Lease(path)!;
-
-            Assert.False(body.IsResident(100, 1 << 20));
-            Assert.True(body.ReadIn(100, 1 << 20));
-            Assert.True(body.IsResident(100, 1 << 20));
-            Assert.True(body.IsResident(0, 4096));
-        }
-        finally
-        {
-            Directory.Delete(directory, recursive: true);
-        }
-    }
-
-    private const int PosixFadviseDontNeed = 4;
-
-#pragma warning disable SYSLIB1054, CA5392, SA1300 // the C name, a plain import
-    [System.Runtime.InteropServices.DllImport("libc")]
-    private static extern int posix_fadvise(Microsoft.Win32.SafeHandles.SafeFileHandle fd, long offset, long length, int advice);
-#pragma warning restore SYSLIB1054, CA5392, SA1300
-
     private (string Path, byte[] Bytes) Write(string name, int length, int seed)
     {
         var bytes = new byte[length];

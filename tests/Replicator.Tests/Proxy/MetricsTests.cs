@@ -53,7 +53,6 @@ public sealed class MetricsTests
         Assert.Matches("dotnet_gc_pause_seconds_total [0-9.E-]+\n", text);
         Assert.Matches("dotnet_gc_allocated_bytes_total [1-9][0-9]*\n", text);
         Assert.Matches("process_resident_memory_bytes [1-9][0-9]*\n", text);
-        Assert.Matches("replicator_disk_read_ins_total [0-9]+\n", text);
     }
 
     /// <summary>One MISS, then one HIT of a file of <paramref name="size"/> bytes, both counted.</summary>
