@@ -42,6 +42,22 @@ public sealed class FiberEngineOptions
     /// <summary>Where the engine logs its own events (fiber failures, accept errors); default Serilog's Log.Logger.</summary>
     public Serilog.ILogger? Logger { get; init; }
 
+    /// <summary>
+    /// A loop that has just run at least this many pieces of work in one turn gives its core to any other runnable
+    /// thread (sched_yield) before it polls again (0: never). Under load, on a machine whose cores are shared (with
+    /// the other loops, or with clients on the same host), a loop otherwise runs on to the end of its time slice while
+    /// the threads that would read its answers and send the next requests wait for the core; yielding after a large
+    /// batch bounds that wait to about one batch. When nothing else is runnable the call returns at once.
+    /// docs/benchmarks.md, "Loops that yield after a large batch".
+    /// </summary>
+    public int YieldAfter { get; init; } = DefaultYieldAfter;
+
+    /// <summary>The batch size after which a loop yields by default (<see cref="YieldAfter"/>).</summary>
+    public const int DefaultYieldAfter = 8;
+
+    /// <summary>How a loop yields its core; tests count the calls.</summary>
+    public Action Yield { get; init; } = static () => Thread.Yield();
+
     /// <summary>Listen backlog of each listening socket.</summary>
     public int Backlog { get; init; } = 1024;
 }

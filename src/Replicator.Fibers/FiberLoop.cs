@@ -10,7 +10,8 @@ namespace Replicator.Fibers;
 /// One turn of the loop:
 ///   (1) move work posted by other threads into the ready queue;
 ///   (2) run the ready queue as it stood at the start of the step (work queued meanwhile waits a turn, so a fiber
-///       that yields cannot starve sockets);
+///       that yields cannot starve sockets); after a large batch, give the core to any other runnable thread
+///       (<see cref="FiberEngineOptions.YieldAfter"/>);
 ///   (3) block in the poller until the earliest deadline (not at all if work is ready, forever if nothing waits);
 ///   (4) queue the fibers whose sockets became ready;
 ///   (5) queue the fibers whose deadlines passed, with a timeout.
@@ -25,6 +26,8 @@ public sealed partial class FiberLoop : IDisposable
     private readonly List<(FdState State, Readiness Events)> _events = [];
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ILogger _logger;
+    private readonly int _yieldAfter;
+    private readonly Action _yield;
     private FdState?[] _fdStates = new FdState?[1024];
     private Thread? _thread;
     private Fiber? _firstFiber;
@@ -36,6 +39,8 @@ public sealed partial class FiberLoop : IDisposable
         Index = index;
         TimeProvider = options.TimeProvider;
         _logger = (options.Logger ?? Log.Logger).ForContext<FiberLoop>();
+        _yieldAfter = options.YieldAfter;
+        _yield = options.Yield;
         _poller = Poller.Create(options.Poller, _waker.Fd, LookupFd);
         if (TimeProvider != TimeProvider.System)
         {
@@ -105,7 +110,13 @@ public sealed partial class FiberLoop : IDisposable
             while (true)
             {
                 DrainPosted();
+                var batch = _ready.Count;
                 RunReady();
+                if (_yieldAfter > 0 && batch >= _yieldAfter)
+                {
+                    _yield();
+                }
+
                 if (_exiting)
                 {
                     break;
