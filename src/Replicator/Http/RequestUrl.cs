@@ -21,7 +21,10 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
     public string PathAndQuery => Query is null ? Path : $"{Path}?{Query}";
 
     /// <summary>The Host header value: the port is kept unless it is the scheme's default (the original dropped it).</summary>
-    public string Authority => Port == (Secure ? DefaultHttpsPort : DefaultPort) ? Host : $"{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
+    public string Authority => HasDefaultPort ? Host : $"{Host}:{Port.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>The port is the scheme's default, and so is left out of <see cref="Authority"/>.</summary>
+    private bool HasDefaultPort => Port == (Secure ? DefaultHttpsPort : DefaultPort);
 
     public override string ToString() => $"{(Secure ? "https" : "http")}://{Authority}{PathAndQuery}";
 
@@ -30,12 +33,10 @@ internal sealed record RequestUrl(string Host, int Port, string Path, string? Qu
     {
         output.Write(Secure ? "https://" : "http://");
         output.Write(Host);
-        if (Port != (Secure ? DefaultHttpsPort : DefaultPort))
+        if (!HasDefaultPort)
         {
-            Span<char> digits = stackalloc char[11];
-            Port.TryFormat(digits, out var written, default, CultureInfo.InvariantCulture);
             output.Write(':');
-            output.Write(digits[..written]);
+            output.WriteNumber(Port);
         }
 
         output.Write(Path);

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Replicator.Http;
 using Serilog.Events;
 
@@ -33,22 +32,15 @@ internal sealed class AccessLine(string client, string method, RequestUrl? url, 
         }
 
         output.Write(' ');
-        WriteNumber(output, status);
+        output.WriteNumber(status);
         output.Write(' ');
-        WriteNumber(output, bytes);
+        output.WriteNumber(bytes);
         output.Write(' ');
         output.Write(outcome);
         output.Write(' ');
         output.Write(Cache.FileClasses.Name(fileClass));
         output.Write(' ');
-        WriteNumber(output, milliseconds);
+        output.WriteNumber(milliseconds);
         output.Write("ms");
-    }
-
-    private static void WriteNumber(TextWriter output, long value)
-    {
-        Span<char> digits = stackalloc char[20];
-        value.TryFormat(digits, out var written, default, CultureInfo.InvariantCulture);
-        output.Write(digits[..written]);
     }
 }

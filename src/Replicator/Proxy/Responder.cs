@@ -68,8 +68,7 @@ internal static class Responder
         var request = exchange.Request;
         var now = exchange.Server.Clock.GetUtcNow();
         var plain = ResponsePlan.IsPlain(request);
-        var plan = plain ? ResponsePlan.PlainWithoutHead(request, body.Length, exchange.KeepAlive) : ResponsePlan.For(request, stored, body.Length, now, exchange.KeepAlive);
-        exchange.Respond(plan.Status, plan.KeepAlive);
+        var plan = Announced(exchange, plain ? ResponsePlan.PlainWithoutHead(request, body.Length, exchange.KeepAlive) : ResponsePlan.For(request, stored, body.Length, now, exchange.KeepAlive));
         var count = (int)plan.Count;
         var buffer = ArrayPool<byte>.Shared.Rent((plain ? ResponsePlan.PlainHeadCapacity(stored) : plan.Head.Length) + count);
         try
@@ -285,9 +284,12 @@ internal static class Responder
         ? new ProxyException(FailedStep.Unverified, error.Message)
         : new ProxyException(FailedStep.UpstreamBody, $"upstream {download.Url.Authority} broke off the body: {error.Message}");
 
-    private static ResponsePlan Plan(Exchange exchange, StoredResponse stored, long? length)
+    private static ResponsePlan Plan(Exchange exchange, StoredResponse stored, long? length) =>
+        Announced(exchange, ResponsePlan.For(exchange.Request, stored, length, exchange.Server.Clock.GetUtcNow(), exchange.KeepAlive));
+
+    /// <summary>Tells the exchange the plan's status and connection (for its access record), and returns the plan.</summary>
+    private static ResponsePlan Announced(Exchange exchange, ResponsePlan plan)
     {
-        var plan = ResponsePlan.For(exchange.Request, stored, length, exchange.Server.Clock.GetUtcNow(), exchange.KeepAlive);
         exchange.Respond(plan.Status, plan.KeepAlive);
         return plan;
     }
