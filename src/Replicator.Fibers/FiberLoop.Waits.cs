@@ -43,13 +43,25 @@ public sealed partial class FiberLoop
 
         waiter.Fd = state;
         state.Adopt(handle);
-        if ((state.Armed & direction) == 0)
+        if (_poller.NeedsArming(state, direction))
         {
-            _poller.Arm(state);
+            Arm(state);
         }
 
         SetDeadline(waiter, timeout);
         return task;
+    }
+
+    /// <summary>
+    /// Records that an operation on <paramref name="socket"/> just found it drained in <paramref name="direction"/>
+    /// (EAGAIN, or a short read of a stream), so the next wait that way can rely on the next edge.
+    /// </summary>
+    internal void NoteDrained(Socket socket, Readiness direction)
+    {
+        var handle = socket.SafeHandle;
+        var state = GetFdState((int)handle.DangerousGetHandle());
+        state.Adopt(handle);
+        state.Drained |= direction;
     }
 
     internal ValueTask BeginSleep(FiberWaiter waiter, TimeSpan delay)

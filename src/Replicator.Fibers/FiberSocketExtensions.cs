@@ -24,6 +24,12 @@ public static class FiberSocketExtensions
             var received = Call(socket, buffer.Span, send: false, out var errno);
             if (received >= 0)
             {
+                // A stream's receive returns less than asked only when its queue is empty: what comes next is an edge.
+                if (received > 0 && received < buffer.Length)
+                {
+                    fiber.Loop.NoteDrained(socket, Readiness.Readable);
+                }
+
                 return (int)received;
             }
 
@@ -32,6 +38,7 @@ public static class FiberSocketExtensions
                 throw new SocketException((int)Interop.SocketErrorOf(errno));
             }
 
+            fiber.Loop.NoteDrained(socket, Readiness.Readable);
             await fiber.ReadableAsync(socket, timeout, interruptOnStop);
         }
     }
@@ -118,6 +125,7 @@ public static class FiberSocketExtensions
             }
             else
             {
+                fiber.Loop.NoteDrained(socket, Readiness.Writable);
                 await fiber.WritableAsync(socket, timeout);
             }
         }
@@ -158,6 +166,7 @@ public static class FiberSocketExtensions
             }
             else if (errno == Interop.EAGAIN)
             {
+                fiber.Loop.NoteDrained(socket, Readiness.Writable);
                 await fiber.WritableAsync(socket, timeout);
             }
             else

@@ -69,14 +69,7 @@ public abstract class EngineTests : EngineTestBase
         var resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         engine.Spawn("writer", async fiber =>
         {
-            var chunk = new byte[65536];
-            long total = 0;
-            while (fiberEnd.Send(chunk, 0, chunk.Length, SocketFlags.None, out var error) is var n && error == SocketError.Success)
-            {
-                total += n;
-            }
-
-            filled.SetResult(total);
+            filled.SetResult(TestSockets.FillSendBuffer(fiberEnd));
             await fiber.WritableAsync(fiberEnd, LongWait);
             resumed.SetResult();
         });

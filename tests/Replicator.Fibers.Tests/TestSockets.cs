@@ -22,6 +22,19 @@ internal static class TestSockets
         return (fiberEnd, testEnd);
     }
 
+    /// <summary>Sends on a non-blocking <paramref name="socket"/> until the kernel takes no more; returns the bytes it took.</summary>
+    public static long FillSendBuffer(Socket socket)
+    {
+        var chunk = new byte[65536];
+        long total = 0;
+        while (socket.Send(chunk, 0, chunk.Length, SocketFlags.None, out var error) is var n && error == SocketError.Success)
+        {
+            total += n;
+        }
+
+        return total;
+    }
+
     public static byte[] ReceiveExactly(Socket socket, int count)
     {
         var buffer = new byte[count];

@@ -4,9 +4,14 @@ using static Replicator.Fibers.Polling.Interop;
 namespace Replicator.Fibers.Polling;
 
 /// <summary>
-/// Readiness from epoll, one-shot and level-triggered: every wait is one epoll_ctl (MOD, or ADD the first time), and
-/// an event disarms the descriptor, so the loop never hears again about a socket that nobody is waiting on. The
-/// event's data is the descriptor number, mapped back to its <see cref="FdState"/> by the loop's table.
+/// Readiness from epoll, edge-triggered: a descriptor is added once for both directions, and the kernel reports each
+/// new arrival of bytes (or of room) once, so a socket nobody waits on never spins the loop.
+/// Why edges: the one-shot arming before cost one epoll_ctl per wait, which for a keep-alive connection is one per
+/// request. A wait needs no system call when the fiber's own receive just drained the socket (EAGAIN, or a short
+/// read of a stream: its queue was empty; <see cref="FdState.Drained"/>): whatever arrives later is a new edge. Any
+/// other wait (the socket may hold bytes whose edge was reported while nobody waited) re-arms with EPOLL_CTL_MOD,
+/// which reports the descriptor at once if it is ready now. The event's data is the descriptor number, mapped back
+/// to its <see cref="FdState"/> by the loop's table.
 /// </summary>
 internal sealed unsafe class EpollPoller : Poller
 {
@@ -36,12 +41,12 @@ internal sealed unsafe class EpollPoller : Poller
         }
     }
 
+    public override bool NeedsArming(FdState state, Readiness direction) =>
+        !state.Registered || state.Ended || (state.Drained & direction) == 0;
+
     public override void Arm(FdState state)
     {
-        var wanted = state.Wanted;
-        var events = EPOLLONESHOT
-            | ((wanted & Readiness.Readable) != 0 ? EPOLLIN : 0)
-            | ((wanted & Readiness.Writable) != 0 ? EPOLLOUT : 0);
+        const uint events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
         var op = state.Registered ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
         if (Control(op, state.Fd, events) != 0)
         {
@@ -55,7 +60,7 @@ internal sealed unsafe class EpollPoller : Poller
         }
 
         state.Registered = true;
-        state.Armed = wanted;
+        state.Armed = Readiness.Readable | Readiness.Writable;
     }
 
     public override bool Wait(int timeoutMs, List<(FdState State, Readiness Events)> ready)
@@ -87,11 +92,12 @@ internal sealed unsafe class EpollPoller : Poller
                 continue;
             }
 
-            state.Armed = Readiness.None;
             // An error or hang-up wakes both directions: the fiber's next call on the socket reports it.
             var failed = (events & (EPOLLERR | EPOLLHUP)) != 0;
+            state.Ended |= failed || (events & EPOLLRDHUP) != 0;
             var readiness = ((events & EPOLLIN) != 0 || failed ? Readiness.Readable : Readiness.None)
                 | ((events & EPOLLOUT) != 0 || failed ? Readiness.Writable : Readiness.None);
+            state.Drained &= ~readiness;
             ready.Add((state, readiness));
         }
 

@@ -39,7 +39,8 @@ internal static unsafe partial class Interop
     internal const uint EPOLLOUT = 0x004;
     internal const uint EPOLLERR = 0x008;
     internal const uint EPOLLHUP = 0x010;
-    internal const uint EPOLLONESHOT = 1u << 30;
+    internal const uint EPOLLRDHUP = 0x2000;
+    internal const uint EPOLLET = 1u << 31;
 
     internal const int EPOLL_CTL_ADD = 1;
     internal const int EPOLL_CTL_MOD = 3;

@@ -1,14 +1,19 @@
 namespace Replicator.Fibers.Polling;
 
 /// <summary>
-/// The readiness backend of one loop. Both backends behave alike (one-shot, level-triggered), so one test suite
-/// runs over both: arm a descriptor for what its waiters want, then <see cref="Wait"/> reports what became ready
-/// and disarms it. The wake-up descriptor (eventfd) is polled too, so another thread can end a wait early.
+/// The readiness backend of one loop. Both backends keep one promise, so one test suite runs over both: a fiber that
+/// waits on a descriptor hears when it becomes ready, and a ready descriptor nobody waits on never spins the loop.
+/// The poll backend arms one-shot for what the waiters want; epoll watches edge-triggered and arms only a wait it
+/// cannot prove the next edge will end (<see cref="NeedsArming"/>). The wake-up descriptor (eventfd) is polled too,
+/// so another thread can end a wait early.
 /// </summary>
 internal abstract class Poller : IDisposable
 {
     /// <summary>Arms <paramref name="state"/> for <see cref="FdState.Wanted"/>.</summary>
     public abstract void Arm(FdState state);
+
+    /// <summary>Whether a new wait in <paramref name="direction"/> needs <see cref="Arm"/> before it can be woken.</summary>
+    public virtual bool NeedsArming(FdState state, Readiness direction) => (state.Armed & direction) == 0;
 
     /// <summary>
     /// Blocks up to <paramref name="timeoutMs"/> (-1: forever) and adds each ready descriptor to
