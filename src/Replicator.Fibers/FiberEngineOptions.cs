@@ -3,7 +3,7 @@ namespace Replicator.Fibers;
 /// <summary>Which readiness backend a loop uses.</summary>
 public enum PollerKind
 {
-    /// <summary>epoll(7), one-shot level-triggered: cost per turn grows with the ready sockets only. The default.</summary>
+    /// <summary>epoll(7), edge-triggered: cost per turn grows with the ready sockets only. The default.</summary>
     Epoll,
 
     /// <summary>poll(2) over every waiting socket: the portable fallback.</summary>
