@@ -15,6 +15,7 @@ public delegate ValueTask FiberConnectionHandler(Fiber fiber, Socket client);
 public sealed class FiberEngine : IDisposable
 {
     private const int SOL_SOCKET = 1;
+    private const int SO_REUSEADDR = 2;
     private const int SO_REUSEPORT = 15;
 
     /// <summary>Dispose without a stop first: the loops get this long to end their fibers.</summary>
@@ -183,7 +184,9 @@ public sealed class FiberEngine : IDisposable
                 socket.DualMode = false;
             }
 
-            socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+            // Raw SO_REUSEADDR (a restart binds past connections in TIME_WAIT): .NET's ReuseAddress sets SO_REUSEPORT as
+            // well on Linux, which would let a second process join a port handed out in turn.
+            socket.SetRawSocketOption(SOL_SOCKET, SO_REUSEADDR, BitConverter.GetBytes(1));
             if (reusePort)
             {
                 socket.SetRawSocketOption(SOL_SOCKET, SO_REUSEPORT, BitConverter.GetBytes(1));

@@ -13,30 +13,33 @@ public enum PollerKind
 /// <summary>How accepted connections are spread over the loops.</summary>
 public enum ListenerDistribution
 {
-    /// <summary>Each loop has its own listening socket on the same port (SO_REUSEPORT); the kernel spreads connections.</summary>
+    /// <summary>Each loop has its own listening socket on the same port (SO_REUSEPORT); the kernel spreads connections by a hash.</summary>
     ReusePort,
 
-    /// <summary>Loop 0 accepts every connection and hands each to the next loop in turn.</summary>
+    /// <summary>
+    /// Loop 0 accepts every connection and hands each to the next loop in turn: the default, since a hash puts a few
+    /// heavy connections on one loop as often as not (four on two loops: 3-1 or 4-0 half the time), in turn never.
+    /// </summary>
     HandOff,
 }
 
 public sealed class FiberEngineOptions
 {
     /// <summary>
-    /// Two loops per core: with clients on the same host reading as fast as we send, more loops than cores let the
-    /// scheduler run a loop beside each reader, and a few heavy connections rarely share one loop
-    /// (docs/benchmarks.md, "How the hit paths were made faster"). An idle loop costs a blocked thread. Measured
-    /// again later, with large bodies copied from a mapping, 1, 2 and 4 loops on two cores gave the same 100 MiB rate
-    /// ("The tail of 4 KiB hits: what one loop does"); the default stays until a change of it is measured whole.
+    /// One loop per core. Two per core were the default while a loop copied large bodies itself and more loops than
+    /// cores let the scheduler run one beside each reader; with large bodies sent from a mapping, 1, 2 and 4 loops on
+    /// two cores give the same 100 MiB rate, and fewer loops mean fewer threads for the cores' time: 4 KiB hits with
+    /// two loops handed connections in turn ran at 1.1x the rate of four, with about two thirds of their p99
+    /// (docs/benchmarks.md, "One loop per core, connections handed out in turn").
     /// </summary>
-    public static int DefaultLoopCount => 2 * Environment.ProcessorCount;
+    public static int DefaultLoopCount => Environment.ProcessorCount;
 
     /// <summary>Number of loops (threads); default <see cref="DefaultLoopCount"/>.</summary>
     public int LoopCount { get; init; } = DefaultLoopCount;
 
     public PollerKind Poller { get; init; } = PollerKind.Epoll;
 
-    public ListenerDistribution Distribution { get; init; } = ListenerDistribution.ReusePort;
+    public ListenerDistribution Distribution { get; init; } = ListenerDistribution.HandOff;
 
     /// <summary>The clock every deadline is measured by; tests pass a FakeTimeProvider.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;

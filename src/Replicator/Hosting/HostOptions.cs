@@ -12,12 +12,12 @@ internal sealed record HostOptions
 
     public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [new IPEndPoint(IPAddress.Loopback, DefaultPort)];
 
-    /// <summary>Engine loops (--threads); the engine's own default (two per core).</summary>
+    /// <summary>Engine loops (--threads); the engine's own default (one per core).</summary>
     public int Threads { get; init; } = FiberEngineOptions.DefaultLoopCount;
 
     public PollerKind Poller { get; init; } = PollerKind.Epoll;
 
-    public ListenerDistribution Distribution { get; init; } = ListenerDistribution.ReusePort;
+    public ListenerDistribution Distribution { get; init; } = ListenerDistribution.HandOff;
 
     public bool Debug { get; init; }
 

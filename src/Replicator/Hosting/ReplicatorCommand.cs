@@ -122,7 +122,7 @@ internal sealed class CommandOptions
 
     public Option<int> UpstreamHeadTimeout { get; } = Integer("--upstream-head-timeout", null, "seconds an origin has to send a whole response head", Seconds(Proxy.ProxyOptions.Defaults.ResponseHeadTimeout), 1, 86400, "a number of seconds (1-86400)");
 
-    public Option<int> Threads { get; } = Integer("--threads", null, "engine loops (threads); default two per core", HostOptions.Defaults.Threads, 1, 1024, "a number of loops (1-1024)");
+    public Option<int> Threads { get; } = Integer("--threads", null, "engine loops (threads); default one per core", HostOptions.Defaults.Threads, 1, 1024, "a number of loops (1-1024)");
 
     public Option<int> Verbose { get; } = new("--verbose", "-v") { Description = "more output: -v protocol decisions, -vv every header line", Arity = ArgumentArity.Zero, AllowMultipleArgumentsPerToken = true };
 
