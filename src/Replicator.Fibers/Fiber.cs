@@ -76,6 +76,10 @@ public sealed class Fiber
     public ValueTask WritableAsync(Socket socket, TimeSpan timeout, bool interruptOnStop = false) =>
         Loop.BeginFdWait(Waiter, socket, Polling.Readiness.Writable, timeout, interruptOnStop);
 
+    /// <summary>Waits in <paramref name="direction"/> after a call on <paramref name="socket"/> said EAGAIN that way: with epoll, no system call.</summary>
+    internal ValueTask DrainedAsync(Socket socket, Polling.Readiness direction, TimeSpan timeout, bool interruptOnStop = false) =>
+        Loop.BeginFdWait(Waiter, socket, direction, timeout, interruptOnStop, drained: true);
+
     /// <summary>Sleeps for <paramref name="delay"/> by the loop's clock.</summary>
     public ValueTask SleepAsync(TimeSpan delay) => Loop.BeginSleep(Waiter, delay);
 

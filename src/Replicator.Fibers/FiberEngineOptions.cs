@@ -25,6 +25,9 @@ public enum ListenerDistribution
 
 public sealed class FiberEngineOptions
 {
+    /// <summary>The engine's defaults, for a host that lets its user change some of them.</summary>
+    public static FiberEngineOptions Defaults { get; } = new();
+
     /// <summary>
     /// One loop per core. Two per core were the default while a loop copied large bodies itself and more loops than
     /// cores let the scheduler run one beside each reader; with large bodies sent from a mapping, 1, 2 and 4 loops on

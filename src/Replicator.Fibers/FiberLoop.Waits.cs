@@ -13,7 +13,8 @@ public sealed partial class FiberLoop
     private readonly ITimer? _clockTimer;
     private long _clockTimerDeadline = long.MaxValue;
 
-    internal ValueTask BeginFdWait(FiberWaiter waiter, Socket socket, Readiness direction, TimeSpan timeout, bool interruptOnStop)
+    /// <param name="drained">The fiber's own call just found the socket drained that way (EAGAIN): see <see cref="NoteDrained"/>.</param>
+    internal ValueTask BeginFdWait(FiberWaiter waiter, Socket socket, Readiness direction, TimeSpan timeout, bool interruptOnStop, bool drained = false)
     {
         CheckLoopThread();
         var handle = socket.SafeHandle;
@@ -43,6 +44,11 @@ public sealed partial class FiberLoop
 
         waiter.Fd = state;
         state.Adopt(handle);
+        if (drained)
+        {
+            state.Drained |= direction;
+        }
+
         if (_poller.NeedsArming(state, direction))
         {
             Arm(state);
@@ -54,7 +60,7 @@ public sealed partial class FiberLoop
 
     /// <summary>
     /// Records that an operation on <paramref name="socket"/> just found it drained in <paramref name="direction"/>
-    /// (EAGAIN, or a short read of a stream), so the next wait that way can rely on the next edge.
+    /// without waiting (a short read of a stream), so the next wait that way can rely on the next edge.
     /// </summary>
     internal void NoteDrained(Socket socket, Readiness direction)
     {

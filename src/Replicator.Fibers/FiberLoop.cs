@@ -198,7 +198,7 @@ public sealed partial class FiberLoop : IDisposable
                 CompleteWait(writer, null);
             }
 
-            // The event disarmed the descriptor; a fiber still waiting the other way needs it armed again.
+            // A one-shot backend's event disarmed the descriptor; a fiber still waiting the other way needs it armed again.
             if (state.Wanted != Readiness.None && state.Armed == Readiness.None)
             {
                 Arm(state);

@@ -38,8 +38,7 @@ public static class FiberSocketExtensions
                 throw new SocketException((int)Interop.SocketErrorOf(errno));
             }
 
-            fiber.Loop.NoteDrained(socket, Readiness.Readable);
-            await fiber.ReadableAsync(socket, timeout, interruptOnStop);
+            await fiber.DrainedAsync(socket, Readiness.Readable, timeout, interruptOnStop);
         }
     }
 
@@ -125,8 +124,7 @@ public static class FiberSocketExtensions
             }
             else
             {
-                fiber.Loop.NoteDrained(socket, Readiness.Writable);
-                await fiber.WritableAsync(socket, timeout);
+                await fiber.DrainedAsync(socket, Readiness.Writable, timeout);
             }
         }
     }
@@ -166,8 +164,7 @@ public static class FiberSocketExtensions
             }
             else if (errno == Interop.EAGAIN)
             {
-                fiber.Loop.NoteDrained(socket, Readiness.Writable);
-                await fiber.WritableAsync(socket, timeout);
+                await fiber.DrainedAsync(socket, Readiness.Writable, timeout);
             }
             else
             {

@@ -13,11 +13,11 @@ internal sealed record HostOptions
     public IReadOnlyList<IPEndPoint> Endpoints { get; init; } = [new IPEndPoint(IPAddress.Loopback, DefaultPort)];
 
     /// <summary>Engine loops (--threads); the engine's own default (one per core).</summary>
-    public int Threads { get; init; } = FiberEngineOptions.DefaultLoopCount;
+    public int Threads { get; init; } = FiberEngineOptions.Defaults.LoopCount;
 
-    public PollerKind Poller { get; init; } = PollerKind.Epoll;
+    public PollerKind Poller { get; init; } = FiberEngineOptions.Defaults.Poller;
 
-    public ListenerDistribution Distribution { get; init; } = ListenerDistribution.HandOff;
+    public ListenerDistribution Distribution { get; init; } = FiberEngineOptions.Defaults.Distribution;
 
     public bool Debug { get; init; }
 
