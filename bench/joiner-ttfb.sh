@@ -19,8 +19,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 shared=${SHARED_BENCH:-$(cd "$here/../.." && pwd)/shared/bench}
 port=$1 rounds=${2:-3} peers=${3:-"varnish nginx-cache squid"}
 
-one() { # one LABEL PORT: a round for one proxy
-    local label=$1 p=$2 token out
+one() { # one LABEL PORT ROUND: a round for one proxy
+    local label=$1 p=$2 round=$3 token out
     token=joiner$RANDOM$RANDOM
     out=$(python3 "$here/lib/joiner_ttfb.py" --port "$p" --clients 20 --deadline 60 \
         --url "http://127.0.0.1:18080/slow/$token/large/200m.bin")
@@ -32,10 +32,10 @@ one() { # one LABEL PORT: a round for one proxy
 }
 
 for round in $(seq "$rounds"); do
-    one replicator "$port"
+    one replicator "$port" "$round"
     for peer in $peers; do
         "$shared/peers.sh" start "$peer" >/dev/null
-        one "$peer" "$("$shared/peers.sh" port "$peer")"
+        one "$peer" "$("$shared/peers.sh" port "$peer")" "$round"
         "$shared/peers.sh" stop "$peer" >/dev/null
     done
 done

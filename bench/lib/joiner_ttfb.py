@@ -96,7 +96,7 @@ def main():
                 elif c.on_readable(now):
                     c.done = time.monotonic()
             except Exception as e:  # noqa: BLE001
-                c.error = "%s:%s" % (type(e).__name__, e)
+                c.error = ("%s:%s" % (type(e).__name__, e)).replace(" ", "_")  # one field of the CLIENT line
                 c.done = time.monotonic()
             if c.done is not None:
                 selector.unregister(c.sock)
