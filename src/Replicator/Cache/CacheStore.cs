@@ -131,14 +131,15 @@ internal sealed class PartialBody : IDisposable
 ///   (1) the partial's metadata (the response's validators) is written and fsynced at ROOT/.replicator/partial/PATH%meta,
 ///       so that the bytes that follow can be resumed after any crash;
 ///   (2) the body is written to ROOT/.replicator/partial/PATH, outside the tree;
-///   (3) complete: the body gets its modification time and is fsynced;
-///   (4) the metadata is written beside its final place, fsynced, and renamed over it;
+///   (3) complete: the body gets its modification time, and its metadata is written beside its final place; both
+///       are flushed to disk (an fsync each, or one syncfs for a whole batch of commits: CacheStore.Commit.cs);
+///   (4) the metadata is renamed over its final place;
 ///   (5) the body is renamed into the tree, and the directory fsynced; the partial's metadata is removed.
 /// The metadata names the body's length and time stamp, so metadata that does not match the body beside it (a crash
 /// between (4) and (5)) is ignored and the body is revalidated like one copied in by hand. Nothing is in the tree
 /// until (5), so a crash never leaves a file there that looks complete and is not.
 /// </summary>
-internal sealed class CacheStore
+internal sealed partial class CacheStore
 {
     /// <summary>Added to a partial body's path for its metadata: '%m' is a name no normalised URL produces.</summary>
     public const string PartialMetaSuffix = "%meta";
@@ -439,29 +440,6 @@ internal sealed class CacheStore
 
         handle.Dispose();
         return null;
-    }
-
-    /// <summary>
-    /// Moves a complete partial body into the tree with its metadata. False when the tree has a file where a
-    /// directory is needed, or a directory where the file goes: nothing cached is touched, the partial is dropped.
-    /// </summary>
-    public bool Commit(PartialBody partial, StoredResponse stored)
-    {
-        var body = BodyPath(partial.RelativePath);
-        if (ParentPassesThroughLink(body) || !TryCreateParent(body) || _fs.Directory.Exists(body))
-        {
-            Discard(partial);
-            return false;
-        }
-
-        _fs.File.SetLastWriteTimeUtc(partial.Path, stored.BodyStamp.UtcDateTime);
-        NativeFile.Sync(partial.Handle);
-        WriteMeta(partial.RelativePath, stored);
-        _fs.File.Move(partial.Path, body, overwrite: true);
-        NativeFile.Unlock(partial.Handle); // in the tree now: no other process can take it for a partial any more
-        NativeFile.SyncDirectory(_fs.Path.GetDirectoryName(body)!);
-        DeleteQuietly(partial.MetaPath);
-        return true;
     }
 
     /// <summary>Replaces the metadata of a stored body (after a 304).</summary>

@@ -73,6 +73,9 @@ internal static unsafe partial class LibC
     [LibraryImport(Library, SetLastError = true)]
     public static partial int fsync(int fd);
 
+    [LibraryImport(Library, SetLastError = true)]
+    public static partial int syncfs(int fd);
+
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int open(string path, int flags);
 

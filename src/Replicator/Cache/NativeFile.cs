@@ -31,6 +31,19 @@ internal static class NativeFile
     }
 
     /// <summary>
+    /// Flushes everything written to the file system that holds <paramref name="file"/> (syncfs(2)): one flush for
+    /// many files, where an fsync each would be one disk request each (see <see cref="GroupCommit"/>). Throws when
+    /// the file system reports a write that failed.
+    /// </summary>
+    public static void SyncFileSystem(SafeFileHandle file)
+    {
+        if (LibC.syncfs((int)file.DangerousGetHandle()) != 0)
+        {
+            throw LibC.Error("syncfs");
+        }
+    }
+
+    /// <summary>
     /// Takes an exclusive flock(2) on an open file without waiting: false when another open file (another process:
     /// a running proxy and `replicator mirror` on one root) holds it. The lock goes with the process, even killed.
     /// </summary>

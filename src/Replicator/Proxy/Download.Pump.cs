@@ -79,7 +79,7 @@ internal sealed partial class Download
 
                 // The commit (fsync, rename) runs without the clients waiting. Until it is done the body is not in
                 // the tree, so a crash in between leaves a partial to resume, never a torn file.
-                await CommitAsync(fiber, partial, stored);
+                await CommitAsync(partial, stored);
             }
 
             state = DownloadState.Complete;
@@ -127,16 +127,16 @@ internal sealed partial class Download
     }
 
     /// <summary>
-    /// Step (5). The commit fsyncs the body, which can take a while: off the loop, which keeps serving everyone
-    /// else. Its storage failing (no room for the metadata, a tree gone read-only) is not the download's: every
-    /// client still gets the whole body, which is just not stored.
+    /// Step (5). The commit flushes the body to disk, which can take a while: by the store's group commit, off the
+    /// loop, which keeps serving everyone else. Its storage failing (no room for the metadata, a tree gone
+    /// read-only) is not the download's: every client still gets the whole body, which is just not stored.
     /// </summary>
-    private async ValueTask CommitAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
+    private async ValueTask CommitAsync(PartialBody partial, StoredResponse stored)
     {
         var store = _server.Store;
         try
         {
-            if (await fiber.RunBlockingAsync(() => store.Commit(partial, stored), Timeout.InfiniteTimeSpan))
+            if (await store.CommitAsync(partial, stored))
             {
                 store.Health.Succeeded();
                 store.RemoveAnswer(RelativePath); // a 301 or 404 stored before is no longer the answer

@@ -7,7 +7,9 @@ namespace Replicator.Tests.Cache;
 
 /// <summary>
 /// The cache's write protocol on a real directory (bodies are written through file handles): a partial is created
-/// with its metadata, written, committed into the tree (fsync, metadata, rename) or abandoned, and resumed.
+/// with its metadata, written, committed into the tree (fsync, metadata, rename) or abandoned, and resumed; and the
+/// group commit: bodies completed while the disk flushes others are committed together, each exactly as one
+/// committed alone, and a body the tree refuses, or that fails, costs the others nothing.
 /// </summary>
 public sealed class WriteProtocolTests : IDisposable
 {
@@ -224,6 +226,115 @@ public sealed class WriteProtocolTests : IDisposable
             File.Delete(probe);
         }
     }
+
+    [Fact]
+    public async Task CommitsArrivingWhileOneIsFlushed_GoTogether_InTheNextBatch()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        var batches = new List<int>();
+        using var firstEntered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        store.BeforeCommitBatch = size =>
+        {
+            lock (batches)
+            {
+                batches.Add(size);
+            }
+
+            firstEntered.Set();
+            release.Wait(RawClient.ReadBound);
+        };
+
+        var partials = Enumerable.Range(0, 6).Select(i => Written(store, $"h:80/d{i % 2}/f{i}", $"body {i}")).ToList();
+        try
+        {
+            var first = store.CommitAsync(partials[0], Stored(partials[0]));
+            Assert.True(firstEntered.Wait(RawClient.ReadBound));
+            var rest = partials.Skip(1).Select(partial => store.CommitAsync(partial, Stored(partial))).ToList();
+            release.Set();
+
+            Assert.True(await first.WaitAsync(RawClient.ReadBound));
+            Assert.All(await Task.WhenAll(rest).WaitAsync(RawClient.ReadBound), Assert.True);
+        }
+        finally
+        {
+            partials.ForEach(partial => partial.Dispose());
+        }
+
+        Assert.Equal([1, 5], batches);
+        for (var i = 0; i < 6; i++)
+        {
+            var body = Path.Combine(_root, $"h:80/d{i % 2}/f{i}");
+            Assert.Equal($"body {i}", File.ReadAllText(body));
+            Assert.Equal(s_stamp.UtcDateTime, File.GetLastWriteTimeUtc(body));
+            var entry = new CacheStore(new FileSystem(), _root).Lookup($"h:80/d{i % 2}/f{i}")!;
+            Assert.False(entry.Response.Synthesized);
+        }
+
+        Assert.DoesNotContain(Directory.EnumerateFiles(Path.Combine(_root, ".replicator"), "*", SearchOption.AllDirectories), path => !path.Contains("/meta/", StringComparison.Ordinal));
+        Assert.Equal(6, Directory.EnumerateFiles(Path.Combine(_root, ".replicator/meta"), "*", SearchOption.AllDirectories).Count());
+    }
+
+    [Fact]
+    public async Task ABatch_RefusesTheBodyTheTreeBlocks_AndCommitsTheOthers()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        File.WriteAllText(Path.Combine(Directory.CreateDirectory(Path.Combine(_root, "h:80")).FullName, "file"), "kept");
+        var blocked = Written(store, "h:80/file/below", "x");
+        var one = Written(store, "h:80/a", "one");
+        var two = Written(store, "h:80/b", "two");
+        var batch = new[] { blocked, one, two }.Select(partial => new PendingCommit(partial, Stored(partial))).ToList();
+        try
+        {
+            store.CommitBatch(batch);
+        }
+        finally
+        {
+            new[] { blocked, one, two }.ToList().ForEach(partial => partial.Dispose());
+        }
+
+        var results = await Task.WhenAll(batch.Select(pending => pending.Done.Task));
+        Assert.Equal([false, true, true], results);
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(_root, "h:80/file")));
+        Assert.Equal("one", File.ReadAllText(Path.Combine(_root, "h:80/a")));
+        Assert.Equal("two", File.ReadAllText(Path.Combine(_root, "h:80/b")));
+        Assert.Empty(store.EnumeratePartials());
+    }
+
+    [Fact]
+    public async Task ABodyWhosePartialVanished_FailsAlone_AndLeavesNoMetadataBehind()
+    {
+        var store = new CacheStore(new FileSystem(), _root);
+        var lost = Written(store, "h:80/lost", "lost");
+        var kept = Written(store, "h:80/kept", "kept");
+        File.Delete(lost.Path); // removed behind the store's back (by hand, or by a cleanup): its commit fails
+        var batch = new[] { lost, kept }.Select(partial => new PendingCommit(partial, Stored(partial))).ToList();
+        try
+        {
+            store.CommitBatch(batch);
+        }
+        finally
+        {
+            lost.Dispose();
+            kept.Dispose();
+        }
+
+        await Assert.ThrowsAnyAsync<IOException>(() => batch[0].Done.Task);
+        Assert.True(await batch[1].Done.Task);
+        Assert.False(File.Exists(Path.Combine(_root, "h:80/lost")));
+        Assert.Equal("kept", File.ReadAllText(Path.Combine(_root, "h:80/kept")));
+        Assert.Equal(["kept"], Directory.EnumerateFiles(Path.Combine(_root, ".replicator/meta/h:80")).Select(Path.GetFileName));
+    }
+
+    private static PartialBody Written(CacheStore store, string relativePath, string body)
+    {
+        var bytes = System.Text.Encoding.ASCII.GetBytes(body);
+        var partial = store.OpenPartial(relativePath, Stored(bytes.Length), keep: 0);
+        partial.Write(0, bytes);
+        return partial;
+    }
+
+    private static StoredResponse Stored(PartialBody partial) => Stored(RandomAccess.GetLength(partial.Handle));
 
     private static StoredResponse Stored(long length)
     {
