@@ -12,7 +12,8 @@ namespace Replicator.Cache;
 /// relative to the root with RESOLVE_BENEATH and RESOLVE_NO_SYMLINKS: one system call, as cheap as open(2), and
 /// the kernel refuses any link on the way (a link is reported as a missing file: the entry is not in the cache).
 /// Kernels before 5.6 lack openat2: there each component is checked with lstat(2) and the file opened with
-/// O_NOFOLLOW. The root itself may be a link (the administrator's choice).
+/// O_NOFOLLOW. The root itself may be a link (the administrator's choice); it is opened once, so the root directory
+/// is the one the process found (whoever can replace the root itself needs no link to write anywhere).
 /// </remarks>
 internal sealed class TreeReader : IDisposable
 {
@@ -39,7 +40,7 @@ internal sealed class TreeReader : IDisposable
         }
 
         var relative = path[(Root.Length + 1)..];
-        var fd = s_noOpenat2 ? -1 : OpenBeneath(RootHandle(), relative);
+        var fd = s_noOpenat2 ? -1 : OpenBeneath(RootHandle(), relative, LibC.O_RDONLY | LibC.O_CLOEXEC);
         if (fd < 0 && (s_noOpenat2 || LibC.LastError == LibC.ENOSYS))
         {
             s_noOpenat2 = true;
@@ -60,8 +61,38 @@ internal sealed class TreeReader : IDisposable
         return new SafeFileHandle(fd, ownsHandle: true);
     }
 
-    /// <summary>Whether <paramref name="relative"/> (a path below the root) passes through a symbolic link, the last name included.</summary>
+    /// <summary>
+    /// Whether <paramref name="relative"/> (a path below the root) passes through a symbolic link, the last name
+    /// included. One openat2(2) of the path (O_PATH, no link resolved): asked before every write of a partial, a
+    /// body and its metadata, where a walk of the path costs one stat per name.
+    /// </summary>
     public bool PassesThroughLink(string relative)
+    {
+        if (!s_noOpenat2 && TryRootHandle() is { } root)
+        {
+            var fd = OpenBeneath(root, relative, LibC.O_PATH | LibC.O_CLOEXEC);
+            if (fd >= 0)
+            {
+                LibC.close(fd);
+                return false;
+            }
+
+            switch (LibC.LastError)
+            {
+                case LibC.ELOOP or LibC.EXDEV:
+                    return true;
+                case LibC.ENOENT or LibC.ENOTDIR:
+                    return false; // resolved in order: a link before the missing name would have been refused
+                case LibC.ENOSYS:
+                    s_noOpenat2 = true;
+                    break;
+            }
+        }
+
+        return PassesThroughLinkByWalking(relative);
+    }
+
+    private bool PassesThroughLinkByWalking(string relative)
     {
         var current = Root;
         foreach (var name in relative.Split('/', StringSplitOptions.RemoveEmptyEntries))
@@ -80,6 +111,19 @@ internal sealed class TreeReader : IDisposable
     }
 
     public void Dispose() => _root?.Dispose();
+
+    /// <summary>The root's handle, or null while the root does not exist yet (nothing below it can be a link then).</summary>
+    private SafeFileHandle? TryRootHandle()
+    {
+        try
+        {
+            return RootHandle();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     private SafeFileHandle RootHandle()
     {
@@ -100,11 +144,11 @@ internal sealed class TreeReader : IDisposable
         }
     }
 
-    private static unsafe int OpenBeneath(SafeFileHandle root, string relative)
+    private static unsafe int OpenBeneath(SafeFileHandle root, string relative, int flags)
     {
         // struct open_how { u64 flags; u64 mode; u64 resolve; }
         var how = stackalloc ulong[3];
-        how[0] = LibC.O_RDONLY | LibC.O_CLOEXEC;
+        how[0] = (ulong)flags;
         how[1] = 0;
         how[2] = LibC.RESOLVE_BENEATH | LibC.RESOLVE_NO_SYMLINKS | LibC.RESOLVE_NO_MAGICLINKS;
         var bytes = System.Text.Encoding.UTF8.GetBytes(relative + "\0");
@@ -123,7 +167,7 @@ internal sealed class TreeReader : IDisposable
 
     private int OpenByWalking(string relative)
     {
-        if (PassesThroughLink(relative))
+        if (PassesThroughLinkByWalking(relative))
         {
             Marshal.SetLastPInvokeError(LibC.ELOOP);
             return -1;
