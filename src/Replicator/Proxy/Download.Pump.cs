@@ -113,6 +113,13 @@ internal sealed partial class Download
     private async ValueTask<StoredResponse> VerifyAsync(Fiber fiber, PartialBody partial, StoredResponse stored)
     {
         var indexes = _server.Indexes;
+        if (!MayBeListed && !indexes.Describes(Key))
+        {
+            // What Verify finds without waiting for a file no index may list, found on the loop: a plain file (a
+            // page, a mirrored tree's file) costs no trip to the thread pool and back.
+            return stored;
+        }
+
         try
         {
             return await fiber.RunBlockingAsync(() => stored with { Sha256 = indexes.Verify(Key, partial.Handle, stored.Length, MayBeListed) }, Timeout.InfiniteTimeSpan);
