@@ -27,6 +27,7 @@ internal static class MirrorCommand
         var maxDepth = new Option<int?>("--max-depth") { Description = "directory levels below the start URL to follow" };
         var maxFileSize = new Option<string?>("--max-file-size") { Description = "SIZE (K, M, G, T): skip larger files" };
         var delete = new Option<bool>("--delete") { Description = "remove files below the start URL that the server no longer lists" };
+        var dryRun = new Option<bool>("--dry-run") { Description = "list what would be fetched (and deleted) and its total size; store nothing" };
         var urls = new Argument<string[]>("URL") { Description = "http:// or https:// URLs: a directory (ending in /) is walked through its listings", Arity = ArgumentArity.OneOrMore };
         var suites = List("--suite", "suites (dists/SUITE), comma-separated or repeated", null);
         var components = List("--component", "components, comma-separated or repeated", "main");
@@ -35,8 +36,8 @@ internal static class MirrorCommand
         var source = new Option<bool>("--source") { Description = "the Sources indexes and the chosen packages' sources too" };
         var repository = new Argument<string>("URL") { Description = "the repository's root (above dists/ and pool/)" };
 
-        var apt = new Command("apt", "mirror an apt repository: its Release, indexes and package files, verified") { repository, suites, components, architectures, packages, source, jobs, perHost };
-        var tree = new Command("mirror", "replicate remote trees into the cache, ready for offline use") { urls, include, exclude, maxDepth, maxFileSize, delete, jobs, perHost, apt };
+        var apt = new Command("apt", "mirror an apt repository: its Release, indexes and package files, verified") { repository, suites, components, architectures, packages, source, jobs, perHost, dryRun };
+        var tree = new Command("mirror", "replicate remote trees into the cache, ready for offline use") { urls, include, exclude, maxDepth, maxFileSize, delete, jobs, perHost, dryRun, apt };
         foreach (var option in shared)
         {
             tree.Add(option);
@@ -104,35 +105,40 @@ internal static class MirrorCommand
             e.Cancel = true;
             cancel.Cancel();
         };
-        return RunAsync(settings, targets, treeOptions, aptOptions, parsed.GetValue(jobs), parsed.GetValue(perHost), cancel.Token).GetAwaiter().GetResult();
+        return RunAsync(settings, targets, treeOptions, aptOptions, parsed.GetValue(jobs), parsed.GetValue(perHost), parsed.GetValue(dryRun), cancel.Token).GetAwaiter().GetResult();
     }
 
-    private static async Task<int> RunAsync(Settings settings, IReadOnlyList<Uri> targets, TreeMirrorOptions treeOptions, AptMirrorOptions? aptOptions, int jobs, int perHost, CancellationToken cancel)
+    private static async Task<int> RunAsync(Settings settings, IReadOnlyList<Uri> targets, TreeMirrorOptions treeOptions, AptMirrorOptions? aptOptions, int jobs, int perHost, bool dryRun, CancellationToken cancel)
     {
         // The mirror's own proxy keeps no usage (no walk of the tree at each run, no second writer of the database),
         // expires nothing and caps nothing: a proxy running on the root does that, and adopts what the mirror stored.
         var cache = settings.Cache with { Upkeep = settings.Cache.Upkeep with { Enabled = false } };
         await using var proxy = new EmbeddedProxy(settings.Proxy, cache, loops: 2, connections: jobs);
-        using var fetcher = new Fetcher(proxy, jobs, perHost, Console.Out);
+        await using var report = new MirrorReport(Console.Out, live: OnTerminal(), dryRun);
+        using var fetcher = new Fetcher(proxy, jobs, perHost, report) { DryRun = dryRun };
         var complete = true;
         try
         {
             foreach (var target in targets)
             {
                 complete &= aptOptions is not null
-                    ? await AptMirror.RunAsync(fetcher, target, aptOptions, Console.Out, cancel)
-                    : await TreeMirror.RunAsync(proxy, fetcher, target, treeOptions, Console.Out, cancel);
+                    ? await AptMirror.RunAsync(fetcher, target, aptOptions, cancel)
+                    : await TreeMirror.RunAsync(proxy, fetcher, target, treeOptions, cancel);
             }
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)
         {
-            Console.WriteLine("interrupted: run the same command again to continue");
+            report.Note("interrupted: run the same command again to continue");
             complete = false;
         }
 
-        complete &= fetcher.Summarize();
+        complete &= await report.SummarizeAsync();
         return complete ? 0 : 1;
     }
+
+    /// <summary>Whether standard output is a terminal that can take the live view (not a pipe, a file, or TERM=dumb).</summary>
+    private static bool OnTerminal() =>
+        !Console.IsOutputRedirected && Environment.GetEnvironmentVariable("TERM") is { Length: > 0 } term && term != "dumb";
 
     private static Uri Url(string text) =>
         Uri.TryCreate(text, UriKind.Absolute, out var url) && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps)

@@ -31,7 +31,7 @@ internal static class AptMirror
 {
     private static readonly string[] s_compressions = ["", ".xz", ".gz", ".bz2", ".zst", ".lz4"];
 
-    public static async Task<bool> RunAsync(Fetcher fetcher, Uri repository, AptMirrorOptions options, TextWriter output, CancellationToken cancel)
+    public static async Task<bool> RunAsync(Fetcher fetcher, Uri repository, AptMirrorOptions options, CancellationToken cancel)
     {
         var root = repository.AbsoluteUri.EndsWith('/') ? repository : new Uri(repository.AbsoluteUri + "/");
         var binaries = new PackageCatalog();
@@ -40,7 +40,7 @@ internal static class AptMirror
         foreach (var suite in options.Suites)
         {
             var dists = new Uri(root, $"dists/{suite}/");
-            var release = await FetchReleaseAsync(fetcher, dists, output, cancel);
+            var release = await FetchReleaseAsync(fetcher, dists, cancel);
             if (release is null)
             {
                 complete = false;
@@ -55,17 +55,43 @@ internal static class AptMirror
                 var read = false;
                 foreach (var file in group.OrderBy(file => Array.IndexOf(s_compressions, Path.GetExtension(file.Path) is ".xz" or ".gz" or ".bz2" or ".zst" or ".lz4" ? Path.GetExtension(file.Path) : string.Empty)))
                 {
+                    var directory = file.Path[..(file.Path.LastIndexOf('/') + 1)];
+                    var byHashUrl = new Uri(dists, $"{directory}by-hash/SHA256/{file.Sha256}");
+                    if (fetcher.DryRun)
+                    {
+                        // Only the variant to read is read (not stored); the others are listed with the Release's sizes.
+                        if (read)
+                        {
+                            await fetcher.PlanAsync(new Uri(dists, file.Path), file.Size, maxFileSize: null, cancel);
+                        }
+                        else
+                        {
+                            var index = await fetcher.FetchAsync(new Uri(dists, file.Path), keepBody: true, cancel, listing: true);
+                            complete &= index.Succeeded;
+                            if (index is { Succeeded: true, Body: { } text })
+                            {
+                                read = Read(file.Path, text, options, binaries, sources, fetcher.Report);
+                            }
+                        }
+
+                        if (byHash)
+                        {
+                            await fetcher.PlanAsync(byHashUrl, file.Size, maxFileSize: null, cancel);
+                        }
+
+                        continue;
+                    }
+
                     var result = await fetcher.FetchAsync(new Uri(dists, file.Path), keepBody: !read, cancel);
                     complete &= result.Succeeded;
                     if (byHash)
                     {
-                        var directory = file.Path[..(file.Path.LastIndexOf('/') + 1)];
-                        complete &= (await fetcher.FetchAsync(new Uri(dists, $"{directory}by-hash/SHA256/{file.Sha256}"), keepBody: false, cancel)).Succeeded;
+                        complete &= (await fetcher.FetchAsync(byHashUrl, keepBody: false, cancel)).Succeeded;
                     }
 
                     if (!read && result is { Succeeded: true, Body: { } body })
                     {
-                        read = Read(file.Path, body, options, binaries, sources, output);
+                        read = Read(file.Path, body, options, binaries, sources, fetcher.Report);
                     }
                 }
             }
@@ -74,38 +100,54 @@ internal static class AptMirror
         var (packages, unsatisfied) = options.Packages is { } names ? binaries.Closure(names) : ([.. binaries.All], []);
         foreach (var missing in unsatisfied)
         {
-            output.WriteLine($"unsatisfied: {missing}");
+            fetcher.Report.Note($"unsatisfied: {missing}");
         }
 
-        var files = packages.Select(package => package.Filename).ToList();
+        var files = packages.Select(package => (Path: package.Filename, package.Size)).ToList();
         if (options.Source)
         {
             var wanted = packages.Select(package => package.Source).ToHashSet(StringComparer.Ordinal);
-            files.AddRange(DebianIndex.ReadSources(new StringReader(string.Join("\n\n", sources.Where(stanza => wanted.Contains(stanza.GetValueOrDefault("Package") ?? string.Empty)).Select(Text)))).Select(file => file.Path));
+            files.AddRange(DebianIndex.ReadSources(new StringReader(string.Join("\n\n", sources.Where(stanza => wanted.Contains(stanza.GetValueOrDefault("Package") ?? string.Empty)).Select(Text)))).Select(file => (file.Path, (long?)file.Size)));
         }
 
-        output.WriteLine($"{packages.Count} packages chosen, {files.Count} files");
-        var results = await Task.WhenAll(files.Distinct(StringComparer.Ordinal).Select(file => fetcher.FetchAsync(new Uri(root, file), keepBody: false, cancel)));
+        fetcher.Report.Note($"{packages.Count} packages chosen, {files.Count} files");
+        var distinct = files.DistinctBy(file => file.Path, StringComparer.Ordinal).ToList();
+        if (fetcher.DryRun)
+        {
+            // Sizes from the indexes: nothing is asked of the origin for them.
+            await Task.WhenAll(distinct.Select(file => fetcher.PlanAsync(new Uri(root, file.Path), file.Size, maxFileSize: null, cancel)));
+            return complete && unsatisfied.Count == 0;
+        }
+
+        var results = await Task.WhenAll(distinct.Select(file => fetcher.FetchAsync(new Uri(root, file.Path), keepBody: false, cancel)));
         return complete && unsatisfied.Count == 0 && results.All(result => result.Succeeded);
     }
 
     /// <summary>InRelease, or else Release with Release.gpg (apt's order); null when neither could be fetched.</summary>
-    private static async Task<string?> FetchReleaseAsync(Fetcher fetcher, Uri dists, TextWriter output, CancellationToken cancel)
+    private static async Task<string?> FetchReleaseAsync(Fetcher fetcher, Uri dists, CancellationToken cancel)
     {
-        var inRelease = await fetcher.FetchAsync(new Uri(dists, "InRelease"), keepBody: true, cancel, optional: true);
+        var inRelease = await fetcher.FetchAsync(new Uri(dists, "InRelease"), keepBody: true, cancel, optional: true, listing: fetcher.DryRun);
         if (inRelease is { Succeeded: true, Body: { } signed })
         {
             return Encoding.UTF8.GetString(signed);
         }
 
-        var release = await fetcher.FetchAsync(new Uri(dists, "Release"), keepBody: true, cancel);
+        var release = await fetcher.FetchAsync(new Uri(dists, "Release"), keepBody: true, cancel, listing: fetcher.DryRun);
         if (release is not { Succeeded: true, Body: { } plain })
         {
-            output.WriteLine($"FAILED {dists}: neither InRelease nor Release could be fetched");
+            fetcher.Report.Note($"FAILED {dists}: neither InRelease nor Release could be fetched");
             return null;
         }
 
-        await fetcher.FetchAsync(new Uri(dists, "Release.gpg"), keepBody: false, cancel, optional: true);
+        if (fetcher.DryRun)
+        {
+            await fetcher.PlanAsync(new Uri(dists, "Release.gpg"), knownSize: null, maxFileSize: null, cancel);
+        }
+        else
+        {
+            await fetcher.FetchAsync(new Uri(dists, "Release.gpg"), keepBody: false, cancel, optional: true);
+        }
+
         return Encoding.UTF8.GetString(plain);
     }
 
@@ -128,7 +170,7 @@ internal static class AptMirror
     }
 
     /// <summary>Reads a fetched Packages or Sources index into the catalog; false when it cannot be read (another variant is tried).</summary>
-    private static bool Read(string path, byte[] body, AptMirrorOptions options, PackageCatalog binaries, List<IReadOnlyDictionary<string, string>> sources, TextWriter output)
+    private static bool Read(string path, byte[] body, AptMirrorOptions options, PackageCatalog binaries, List<IReadOnlyDictionary<string, string>> sources, MirrorReport report)
     {
         var name = DebianIndex.NameOf(path).ToString();
         if (DebianIndex.KindOf(name) is not { } kind || kind == IndexKind.Release)
@@ -155,7 +197,7 @@ internal static class AptMirror
         }
         catch (Exception e) when (e is IOException or InvalidDataException or NotSupportedException)
         {
-            output.WriteLine($"cannot read {path}: {e.Message}");
+            report.Note($"cannot read {path}: {e.Message}");
             return false;
         }
     }

@@ -3,6 +3,7 @@ using System.IO.Abstractions;
 using System.Net;
 using Replicator.Cache;
 using Replicator.Fibers;
+using Replicator.Http;
 using Replicator.Proxy;
 
 namespace Replicator.Mirror;
@@ -47,6 +48,19 @@ internal sealed class EmbeddedProxy : IAsyncDisposable
     /// </summary>
     public Task<AccessRecord> NextAccess(string url) =>
         _waiting.GetOrAdd(url, static _ => new TaskCompletionSource<AccessRecord>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    /// <summary>Where the proxy keeps <paramref name="url"/> in the tree (--alias and --flat applied); null when it keeps it nowhere.</summary>
+    public string? CachePathOf(Uri url)
+    {
+        try
+        {
+            return CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url.AbsoluteUri)) is { } natural ? Server.CacheOptions.Mapping.Map(natural) : null;
+        }
+        catch (HttpParseException)
+        {
+            return null;
+        }
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -1,35 +1,36 @@
 using System.Collections.Concurrent;
 using System.Net;
+using Replicator.Cache;
 using Replicator.Http;
 using Replicator.Proxy;
 
 namespace Replicator.Mirror;
 
-/// <summary>What one fetch through the embedded proxy came to.</summary>
-internal sealed record FetchResult(Uri Url, int Status, string Outcome, long Bytes, byte[]? Body)
+/// <summary>What one fetch through the embedded proxy came to; <paramref name="Reason"/> says why it failed.</summary>
+internal sealed record FetchResult(Uri Url, int Status, string Outcome, long Bytes, byte[]? Body, string? Reason = null)
 {
     public bool Succeeded => Status is 200 or 304;
+
+    /// <summary>The repository's indexes describe the file (size and SHA256), so a body the proxy stored was checked against them.</summary>
+    public bool Verified { get; init; }
 }
 
 /// <summary>
-/// Fetches URLs through the <see cref="EmbeddedProxy"/>, at most --jobs at once and --per-host per host, and counts
-/// what happened: downloaded (the proxy's MISS), already complete (HIT, or REVALIDATED by a conditional request),
-/// failed. A complete file that is not a package file is asked for with <c>Cache-Control: max-age=0</c>, so the proxy
-/// checks it with a conditional request; a package file is served from the tree without asking (its file class).
+/// Fetches URLs through the <see cref="EmbeddedProxy"/>, at most --jobs at once and --per-host per host, and tells the
+/// <see cref="MirrorReport"/> how each ended: downloaded (the proxy's MISS), already current (HIT, or REVALIDATED by a
+/// conditional request), failed. A complete file that is not a package file is asked for with
+/// <c>Cache-Control: max-age=0</c>, so the proxy checks it with a conditional request; a package file is served from
+/// the tree without asking (its file class). With <see cref="DryRun"/>, nothing the run reads is stored.
 /// </summary>
-internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWriter output) : IDisposable
+internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, MirrorReport report) : IDisposable
 {
     private readonly SemaphoreSlim _jobs = new(jobs);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _hosts = new(StringComparer.OrdinalIgnoreCase);
-    private long _downloaded, _downloadedBytes, _complete, _failed, _listings;
 
-    public long Downloaded => Interlocked.Read(ref _downloaded);
+    /// <summary>Listings and indexes are read without being stored (the request says no-store), and no file is fetched.</summary>
+    public bool DryRun { get; init; }
 
-    public long DownloadedBytes => Interlocked.Read(ref _downloadedBytes);
-
-    public long AlreadyComplete => Interlocked.Read(ref _complete);
-
-    public long Failed => Interlocked.Read(ref _failed);
+    public MirrorReport Report => report;
 
     /// <summary>
     /// Fetches <paramref name="url"/> into the tree; with <paramref name="keepBody"/>, its body is returned too
@@ -37,6 +38,11 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
     /// </summary>
     public async Task<FetchResult> FetchAsync(Uri url, bool keepBody, CancellationToken cancel, bool optional = false, bool listing = false)
     {
+        if (!listing)
+        {
+            report.Plan(1);
+        }
+
         var host = _hosts.GetOrAdd(url.Authority, _ => new SemaphoreSlim(perHost));
         await _jobs.WaitAsync(cancel);
         try
@@ -44,14 +50,15 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
             await host.WaitAsync(cancel);
             try
             {
-                var result = await SendAsync(url, keepBody, optional, cancel);
+                report.Started(url);
+                var result = await SendAsync(url, keepBody, cancel);
                 if (listing && result.Succeeded)
                 {
-                    Interlocked.Increment(ref _listings);
+                    report.ListingRead(url);
                     return result;
                 }
 
-                return optional && result.Status == 404 ? result : Count(result);
+                return optional && result.Status == 404 ? Dropped(result) : Count(result);
             }
             finally
             {
@@ -64,6 +71,65 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
         }
     }
 
+    /// <summary>
+    /// --dry-run: reports whether <paramref name="url"/> would be fetched (nothing complete in the tree) and its size
+    /// (<paramref name="knownSize"/> from an index, else a HEAD request through the proxy, within the same limits
+    /// as a fetch); files over <paramref name="maxFileSize"/> would be skipped.
+    /// </summary>
+    public async Task PlanAsync(Uri url, long? knownSize, long? maxFileSize, CancellationToken cancel)
+    {
+        report.Plan(1);
+        if (proxy.CachePathOf(url) is { } path && proxy.Server.Store.Lookup(path) is not null)
+        {
+            report.FileInTree(url);
+            return;
+        }
+
+        var size = knownSize;
+        if (size is null)
+        {
+            var host = _hosts.GetOrAdd(url.Authority, _ => new SemaphoreSlim(perHost));
+            await _jobs.WaitAsync(cancel);
+            try
+            {
+                await host.WaitAsync(cancel);
+                try
+                {
+                    size = await SizeAsync(url, cancel);
+                }
+                finally
+                {
+                    host.Release();
+                }
+            }
+            catch (Exception e) when (e is HttpRequestException or IOException)
+            {
+                size = null;
+            }
+            finally
+            {
+                _jobs.Release();
+            }
+        }
+
+        if (size > maxFileSize)
+        {
+            report.Note($"would skip {url} ({size} bytes, over --max-file-size)");
+            report.Dropped(url);
+            return;
+        }
+
+        report.FileWouldBeFetched(url, size);
+    }
+
+    /// <summary>The size of <paramref name="url"/> by a HEAD request through the proxy (nothing is stored); null when not said.</summary>
+    public async Task<long?> SizeAsync(Uri url, CancellationToken cancel)
+    {
+        using var head = new HttpRequestMessage(HttpMethod.Head, url);
+        using var response = await proxy.Client.SendAsync(head, cancel);
+        return response.IsSuccessStatusCode ? response.Content.Headers.ContentLength : null;
+    }
+
     public void Dispose()
     {
         _jobs.Dispose();
@@ -73,29 +139,21 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
         }
     }
 
-    /// <summary>Prints the summary line; true when nothing failed.</summary>
-    public bool Summarize()
+    private async Task<FetchResult> SendAsync(Uri url, bool keepBody, CancellationToken cancel)
     {
-        output.WriteLine($"{Interlocked.Read(ref _listings)} listings read; {Downloaded + AlreadyComplete + Failed} files: {Downloaded} downloaded ({Cache.Upkeep.ByteSize.Format(DownloadedBytes)}), {AlreadyComplete} already complete, {Failed} failed");
-        return Failed == 0;
-    }
-
-    private async Task<FetchResult> SendAsync(Uri url, bool keepBody, bool optional, CancellationToken cancel)
-    {
-        string spelled;
+        RequestUrl parsed;
         try
         {
-            spelled = RequestUrl.ParseAbsolute(url.AbsoluteUri).ToString();
+            parsed = RequestUrl.ParseAbsolute(url.AbsoluteUri);
         }
         catch (HttpParseException e)
         {
-            output.WriteLine($"FAILED {url}: {e.Message}");
-            return new FetchResult(url, 0, Outcomes.Error, 0, null);
+            return new FetchResult(url, 0, Outcomes.Error, 0, null, e.Message);
         }
 
-        var access = proxy.NextAccess(spelled);
+        var access = proxy.NextAccess(parsed.ToString());
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.TryAddWithoutValidation("Cache-Control", "max-age=0");
+        request.Headers.TryAddWithoutValidation("Cache-Control", DryRun ? "max-age=0, no-store" : "max-age=0");
         try
         {
             using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
@@ -126,43 +184,50 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, TextWr
             }
 
             var outcome = (await access.WaitAsync(TimeSpan.FromSeconds(30), cancel)).Outcome;
-            if (response.StatusCode != HttpStatusCode.OK && !(optional && response.StatusCode == HttpStatusCode.NotFound))
+            string? reason = null;
+            if (response.StatusCode != HttpStatusCode.OK)
             {
                 // The proxy's own answers carry their reason in one line (a package that does not match its index...).
-                var reason = System.Text.Encoding.UTF8.GetString(body!).Split('\n')[0].Trim();
-                output.WriteLine($"FAILED {url}: {(int)response.StatusCode} {(reason.Length is > 0 and < 400 ? reason : response.ReasonPhrase)}");
+                var line = System.Text.Encoding.UTF8.GetString(body!).Split('\n')[0].Trim();
+                reason = $"{(int)response.StatusCode} {(line.Length is > 0 and < 400 ? line : response.ReasonPhrase)}";
             }
 
-            return new FetchResult(url, (int)response.StatusCode, outcome, bytes, body);
+            return new FetchResult(url, (int)response.StatusCode, outcome, bytes, body, reason) { Verified = Described(parsed) };
         }
         catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
-            output.WriteLine($"FAILED {url}: {e.Message}");
-            return new FetchResult(url, 0, Outcomes.Error, 0, null);
+            return new FetchResult(url, 0, Outcomes.Error, 0, null, e.Message);
         }
+    }
+
+    /// <summary>Whether the repository's indexes name the file's size and SHA256: the proxy then checked its body against them.</summary>
+    private bool Described(RequestUrl url) => CacheLayout.RelativePath(url) is { } key && proxy.Server.Indexes.Expect(key) is not null;
+
+    /// <summary>An optional file that is not there: not counted.</summary>
+    private FetchResult Dropped(FetchResult result)
+    {
+        report.Dropped(result.Url);
+        return result;
     }
 
     private FetchResult Count(FetchResult result)
     {
         if (result.Status != 200)
         {
-            Interlocked.Increment(ref _failed);
+            report.FileFailed(result.Url, result.Reason ?? $"{result.Status}");
         }
         else if (result.Outcome == Outcomes.Miss)
         {
-            Interlocked.Increment(ref _downloaded);
-            Interlocked.Add(ref _downloadedBytes, result.Bytes);
-            output.WriteLine($"downloaded {result.Url} ({result.Bytes} bytes)");
+            report.FileDownloaded(result.Url, result.Bytes, result.Verified);
         }
         else if (result.Outcome is Outcomes.Hit or Outcomes.Revalidated or Outcomes.Offline or Outcomes.Stale)
         {
-            Interlocked.Increment(ref _complete);
+            report.FileCurrent(result.Url);
         }
         else
         {
             // Passed through: the cache could not take it (a full disk, another process writing it now).
-            Interlocked.Increment(ref _failed);
-            output.WriteLine($"FAILED {result.Url}: not stored ({result.Outcome}); run again to fetch it");
+            report.FileFailed(result.Url, $"not stored ({result.Outcome}); run again to fetch it");
         }
 
         return result;

@@ -3,7 +3,7 @@ using Replicator.Cache.Packages;
 namespace Replicator.Mirror;
 
 /// <summary>One binary package of a Packages index, as far as choosing what to mirror needs it.</summary>
-internal sealed record BinaryPackage(string Name, string Version, string Architecture, string Filename, IReadOnlyList<string> Provides, string Depends, string Source);
+internal sealed record BinaryPackage(string Name, string Version, string Architecture, string Filename, IReadOnlyList<string> Provides, string Depends, string Source, long? Size = null);
 
 /// <summary>
 /// The binary packages of the indexes a mirror run read, and the dependency closure of the packages asked for
@@ -29,7 +29,8 @@ internal sealed class PackageCatalog
         var provides = stanza.GetValueOrDefault("Provides") is { } text ? Names(text) : [];
         var depends = string.Join(", ", new[] { stanza.GetValueOrDefault("Pre-Depends"), stanza.GetValueOrDefault("Depends") }.Where(part => !string.IsNullOrWhiteSpace(part)));
         var source = stanza.GetValueOrDefault("Source") is { } named ? NameOf(named) : name;
-        var package = new BinaryPackage(name, stanza.GetValueOrDefault("Version") ?? string.Empty, stanza.GetValueOrDefault("Architecture") ?? "all", filename, provides, depends, source);
+        var size = long.TryParse(stanza.GetValueOrDefault("Size"), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var bytes) ? bytes : (long?)null;
+        var package = new BinaryPackage(name, stanza.GetValueOrDefault("Version") ?? string.Empty, stanza.GetValueOrDefault("Architecture") ?? "all", filename, provides, depends, source, size);
         Add(_byName, name, package);
         foreach (var provided in provides)
         {

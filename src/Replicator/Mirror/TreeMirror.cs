@@ -31,11 +31,11 @@ internal sealed record TreeMirrorOptions
 /// </summary>
 internal static class TreeMirror
 {
-    public static async Task<bool> RunAsync(EmbeddedProxy proxy, Fetcher fetcher, Uri start, TreeMirrorOptions options, TextWriter output, CancellationToken cancel)
+    public static async Task<bool> RunAsync(EmbeddedProxy proxy, Fetcher fetcher, Uri start, TreeMirrorOptions options, CancellationToken cancel)
     {
         if (!start.AbsolutePath.EndsWith('/'))
         {
-            return (await fetcher.FetchAsync(start, keepBody: false, cancel)).Succeeded;
+            return fetcher.DryRun ? await PlanFileAsync(fetcher, start, options.MaxFileSize, cancel) is null : (await fetcher.FetchAsync(start, keepBody: false, cancel)).Succeeded;
         }
 
         var include = options.Include.Select(Glob.Parse).ToList();
@@ -86,7 +86,7 @@ internal static class TreeMirror
                 }
 
                 Remember(proxy, entry, seen);
-                files.Add(FetchFileAsync(proxy, fetcher, entry, options.MaxFileSize, output, cancel));
+                files.Add(fetcher.DryRun ? PlanFileAsync(fetcher, entry, options.MaxFileSize, cancel) : FetchFileAsync(fetcher, entry, options.MaxFileSize, cancel));
             }
         }
 
@@ -96,11 +96,11 @@ internal static class TreeMirror
         {
             if (complete)
             {
-                DeleteVanished(proxy, start, seen, listed, output);
+                DeleteVanished(proxy, start, seen, listed, fetcher.Report, fetcher.DryRun);
             }
             else
             {
-                output.WriteLine("--delete: nothing deleted, since part of the tree could not be read");
+                fetcher.Report.Note("--delete: nothing deleted, since part of the tree could not be read");
             }
         }
 
@@ -108,25 +108,27 @@ internal static class TreeMirror
     }
 
     /// <summary>Fetches one file; null when skipped for its size.</summary>
-    private static async Task<FetchResult?> FetchFileAsync(EmbeddedProxy proxy, Fetcher fetcher, Uri file, long? maxFileSize, TextWriter output, CancellationToken cancel)
+    private static async Task<FetchResult?> FetchFileAsync(Fetcher fetcher, Uri file, long? maxFileSize, CancellationToken cancel)
     {
-        if (maxFileSize is { } max)
+        if (maxFileSize is { } max && await fetcher.SizeAsync(file, cancel) is { } length && length > max)
         {
-            using var head = new HttpRequestMessage(HttpMethod.Head, file);
-            using var response = await proxy.Client.SendAsync(head, cancel);
-            if (response.Content.Headers.ContentLength is { } length && length > max)
-            {
-                output.WriteLine($"skipped {file} ({length} bytes, over --max-file-size)");
-                return null;
-            }
+            fetcher.Report.Note($"skipped {file} ({length} bytes, over --max-file-size)");
+            return null;
         }
 
         return await fetcher.FetchAsync(file, keepBody: false, cancel);
     }
 
+    /// <summary>--dry-run: says whether the file would be fetched, and its size; nothing is fetched.</summary>
+    private static async Task<FetchResult?> PlanFileAsync(Fetcher fetcher, Uri file, long? maxFileSize, CancellationToken cancel)
+    {
+        await fetcher.PlanAsync(file, knownSize: null, maxFileSize, cancel);
+        return null;
+    }
+
     private static void Remember(EmbeddedProxy proxy, Uri url, HashSet<string> seen)
     {
-        if (CachePath(proxy, url) is { } path)
+        if (proxy.CachePathOf(url) is { } path)
         {
             seen.Add(path);
         }
@@ -164,28 +166,16 @@ internal static class TreeMirror
         }
     }
 
-    private static string? CachePath(EmbeddedProxy proxy, Uri url)
-    {
-        try
-        {
-            return CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url.AbsoluteUri)) is { } natural ? proxy.Server.CacheOptions.Mapping.Map(natural) : null;
-        }
-        catch (HttpParseException)
-        {
-            return null;
-        }
-    }
-
     /// <summary>The cache directory (ending in '/') a listed directory's files go to.</summary>
     private static string? DirectoryOf(EmbeddedProxy proxy, Uri directory) =>
-        CachePath(proxy, directory) is { } index ? index[..(index.LastIndexOf('/') + 1)] : null;
+        proxy.CachePathOf(directory) is { } index ? index[..(index.LastIndexOf('/') + 1)] : null;
 
     /// <summary>
     /// Removes what the server no longer lists: a stored file below the start whose way down leaves a listed
     /// directory by a name that directory no longer lists. Files below directories not read (deeper than
     /// --max-depth, excluded) or listed but not fetched (not included) stay.
     /// </summary>
-    private static void DeleteVanished(EmbeddedProxy proxy, Uri start, HashSet<string> seen, Dictionary<string, HashSet<string>> listed, TextWriter output)
+    private static void DeleteVanished(EmbeddedProxy proxy, Uri start, HashSet<string> seen, Dictionary<string, HashSet<string>> listed, MirrorReport report, bool dryRun)
     {
         if (DirectoryOf(proxy, start) is not { } prefix)
         {
@@ -197,8 +187,14 @@ internal static class TreeMirror
         {
             if (!seen.Contains(path) && Vanished(path, prefix, listed))
             {
+                if (dryRun)
+                {
+                    report.Note($"would delete {path} (no longer listed)");
+                    continue;
+                }
+
                 store.Remove(path);
-                output.WriteLine($"deleted {path} (no longer listed)");
+                report.Note($"deleted {path} (no longer listed)");
             }
         }
     }

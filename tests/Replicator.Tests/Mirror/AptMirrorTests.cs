@@ -32,6 +32,14 @@ public sealed class AptMirrorTests : IDisposable
 
         Assert.True(exit == 0, stdout + stderr);
         Assert.Contains("3 packages chosen", stdout, StringComparison.Ordinal);
+        foreach (var package in repository.Packages.Take(3))
+        {
+            // Checked against the Packages index's size and SHA256 before it entered the tree, and said so.
+            Assert.Contains($"downloaded {origin.Url(repository.UrlPathOf(package))} ({package.Body.Length} bytes, verified)", stdout, StringComparison.Ordinal);
+        }
+
+        var verified = System.Text.RegularExpressions.Regex.Match(stdout, @"^(\d+) verified against the repository's indexes", System.Text.RegularExpressions.RegexOptions.Multiline);
+        Assert.True(verified.Success && int.Parse(verified.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 3, stdout);
         var tree = Path.Combine(_root, $"127.0.0.1:{origin.Port}");
         foreach (var (package, i) in repository.Packages.Select((package, i) => (package, i)))
         {
@@ -60,6 +68,29 @@ public sealed class AptMirrorTests : IDisposable
         var fetched = Directory.GetFiles(apt.Archives, "*.deb").Select(Path.GetFileName).Order(StringComparer.Ordinal);
         Assert.Equal(["pkg0_1.1_all.deb", "pkg1_1.1_all.deb", "pkg2_1.1_all.deb"], fetched);
         Assert.Equal(asked, origin.Requests.Count);
+    }
+
+    [Fact]
+    public async Task DryRun_ListsTheClosureWithTheIndexSizes_AndStoresNothing()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        var repository = Repository();
+        repository.ServeFrom(origin);
+
+        var (exit, stdout, stderr) = await ReplicatorProcess.RunToEndAsync(
+            "mirror", "apt", origin.Url("/debian"), "--suite", "stable", "--arch", "amd64", "--packages", "pkg0", "--dry-run",
+            "--root", _root, "--allow-to", "127.0.0.0/8");
+
+        Assert.True(exit == 0, stdout + stderr);
+        foreach (var (package, i) in repository.Packages.Select((package, i) => (package, i)))
+        {
+            var line = $"would fetch {origin.Url(repository.UrlPathOf(package))} ({package.Body.Length} bytes)";
+            Assert.True(i <= 2 ? stdout.Contains(line, StringComparison.Ordinal) : !stdout.Contains(package.Filename, StringComparison.Ordinal), stdout);
+        }
+
+        Assert.Contains("nothing was stored", stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(origin.Requests, request => request.PathAndQuery.EndsWith(".deb", StringComparison.Ordinal));
+        Assert.Empty(Directory.EnumerateFiles(_root, "*", SearchOption.AllDirectories));
     }
 
     [Fact]

@@ -173,4 +173,85 @@ public sealed class TreeMirrorTests : IDisposable
         Assert.Equal(2, exit);
         Assert.StartsWith("replicator: --max-file-size: 'huge' is not a size", stderr.Trim(), StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task DryRun_ListsWhatWouldBeFetchedAndDeleted_WithSizes_AndStoresNothing()
+    {
+        Assert.True(PythonHttpServer.Exists, "python3 is needed (CI installs it)");
+        Served("pub/a.txt", "alpha\n"u8.ToArray());
+        Served("pub/docs/b.bin", TestBodies.Random(2, 5_000));
+        using var server = await PythonHttpServer.StartAsync(Path.Combine(_dir, "www"));
+        var cache = Path.Combine(_dir, "cache");
+
+        var (exit, stdout, stderr) = await MirrorAsync(server.Url("/pub/"), "--dry-run");
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains($"would fetch {server.Url("/pub/a.txt")} (6 bytes)", stdout, StringComparison.Ordinal);
+        Assert.Contains($"would fetch {server.Url("/pub/docs/b.bin")} (5000 bytes)", stdout, StringComparison.Ordinal);
+        Assert.Contains("dry run: 2 listings read; 2 files would be fetched (4.9 KiB), 0 already in the tree; nothing was stored", stdout, StringComparison.Ordinal);
+        Assert.Empty(Directory.Exists(cache) ? Directory.EnumerateFiles(cache, "*", SearchOption.AllDirectories) : []);
+
+        // Mirrored; then the server loses a file and gains one: the dry run says so, and changes nothing.
+        (exit, stdout, _) = await MirrorAsync(server.Url("/pub/"));
+        Assert.Equal(0, exit);
+        File.Delete(Path.Combine(_dir, "www", "pub/a.txt"));
+        Served("pub/c.txt", "new\n"u8.ToArray());
+        var before = Directory.EnumerateFiles(cache, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList();
+
+        (exit, stdout, _) = await MirrorAsync(server.Url("/pub/"), "--dry-run", "--delete");
+
+        Assert.Equal(0, exit);
+        Assert.Contains($"would fetch {server.Url("/pub/c.txt")} (4 bytes)", stdout, StringComparison.Ordinal);
+        Assert.Contains($"in the tree {server.Url("/pub/docs/b.bin")}", stdout, StringComparison.Ordinal);
+        Assert.Contains($"would delete 127.0.0.1:{server.Port}/pub/a.txt (no longer listed)", stdout, StringComparison.Ordinal);
+        Assert.Contains("1 files would be fetched (4 B), 1 already in the tree", stdout, StringComparison.Ordinal);
+        Assert.Equal(before, Directory.EnumerateFiles(cache, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task NotOnATerminal_EachFileEndsInOnePlainLine_AndTheSummaryRepeatsTheFailures()
+    {
+        Assert.True(PythonHttpServer.Exists, "python3 is needed (CI installs it)");
+        Served("pub/a.txt", "alpha\n"u8.ToArray());
+        Served("pub/b.txt", "beta\n"u8.ToArray());
+        using var server = await PythonHttpServer.StartAsync(Path.Combine(_dir, "www"));
+        await MirrorAsync(server.Url("/pub/a.txt"));
+        var missing = server.Url("/pub/missing.txt");
+
+        var (exit, stdout, _) = await MirrorAsync(server.Url("/pub/"), missing);
+
+        Assert.Equal(1, exit);
+        var all = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var lines = all.TakeWhile(line => !line.Contains("listings read;", StringComparison.Ordinal)).ToList();
+        Assert.Contains($"current {server.Url("/pub/a.txt")}", lines);
+        Assert.Contains($"downloaded {server.Url("/pub/b.txt")} (5 bytes)", lines);
+        Assert.Single(lines, line => line.StartsWith($"FAILED {missing}: 404", StringComparison.Ordinal));
+        Assert.DoesNotContain(all, line => line.Contains('\u001b', StringComparison.Ordinal));
+        var summary = all[lines.Count..];
+        Assert.Equal("1 listings read; 3 files: 1 downloaded (5 B), 1 already complete, 1 failed", summary[0]);
+        Assert.StartsWith("0 verified against the repository's indexes", summary[1], StringComparison.Ordinal);
+        Assert.Equal("failed:", summary[2]);
+        Assert.StartsWith($"FAILED {missing}: 404", summary[3], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task OnATerminal_ALiveViewShowsTheProgress_InsteadOfALinePerFile()
+    {
+        Assert.True(PythonHttpServer.Exists, "python3 is needed (CI installs it)");
+        Assert.True(File.Exists("/usr/bin/script"), "script (util-linux) is needed for a terminal");
+        for (var i = 0; i < 30; i++)
+        {
+            Served($"pub/f{i:00}.txt", System.Text.Encoding.ASCII.GetBytes($"file {i}\n"));
+        }
+
+        using var server = await PythonHttpServer.StartAsync(Path.Combine(_dir, "www"));
+
+        var (exit, output) = await ReplicatorProcess.RunOnTerminalAsync(["mirror", server.Url("/pub/"), "--root", Path.Combine(_dir, "cache"), "--allow-to", "127.0.0.0/8"]);
+
+        Assert.True(exit == 0, output);
+        Assert.Contains("\u001b[", output, StringComparison.Ordinal); // drawn in place, with the terminal's escapes
+        Assert.Matches(@"files\S* 30/30", output);
+        Assert.DoesNotContain("downloaded http", output, StringComparison.Ordinal);
+        Assert.Contains("1 listings read; 30 files: 30 downloaded", output, StringComparison.Ordinal);
+        Assert.Equal(30, Directory.EnumerateFiles(Path.Combine(_dir, "cache", $"127.0.0.1:{server.Port}", "pub")).Count(path => path.EndsWith(".txt", StringComparison.Ordinal)));
+    }
 }

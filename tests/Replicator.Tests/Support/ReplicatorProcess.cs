@@ -90,6 +90,28 @@ internal sealed partial class ReplicatorProcess : IDisposable
         return (process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>
+    /// Runs the program to completion on a terminal of its own (script(1) gives it a pseudo-terminal, TERM=xterm):
+    /// its exit code and everything the terminal showed.
+    /// </summary>
+    public static async Task<(int ExitCode, string Output)> RunOnTerminalAsync(string[] args)
+    {
+        static string Quoted(string word) => "'" + word.Replace("'", "'\\''", StringComparison.Ordinal) + "'";
+        var command = string.Join(' ', new[] { "dotnet", Path.Combine(AppContext.BaseDirectory, "replicator.dll") }.Concat(args).Select(Quoted));
+        var start = new ProcessStartInfo("script") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "--quiet", "--return", "--command", command, "/dev/null" })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment["TERM"] = "xterm";
+        using var process = Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync();
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        return (process.ExitCode, await output + await errors);
+    }
+
     public IPEndPoint Endpoint => _listening.Task.Result;
 
     /// <summary>Completes when the program writes a line that satisfies <paramref name="predicate"/> (or already has).</summary>
