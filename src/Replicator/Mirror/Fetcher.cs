@@ -157,6 +157,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         try
         {
             using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
+            report.Receiving(url, response.Content.Headers.ContentLength);
             byte[]? body = null;
             long bytes;
             if (keepBody || response.StatusCode != HttpStatusCode.OK)
@@ -175,6 +176,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
                     for (int read; (read = await stream.ReadAsync(buffer, cancel)) > 0;)
                     {
                         bytes += read;
+                        report.Received(url, read);
                     }
                 }
                 finally

@@ -43,6 +43,15 @@ internal sealed class LiveProgress : IDisposable
 
     public void Dispose() => _stop.Dispose();
 
+    /// <summary>"1.2 MiB of 50 MiB (2%)", or what arrived when the length is not known.</summary>
+    private static string SoFar(InFlight file)
+    {
+        var bytes = Interlocked.Read(ref file.Bytes);
+        return file.Length is > 0 and var length
+            ? $"{ByteSize.Format(bytes)} of {ByteSize.Format(length)} ({bytes * 100 / length}%)"
+            : ByteSize.Format(bytes);
+    }
+
     private async Task RefreshAsync(LiveDisplayContext context)
     {
         try
@@ -66,17 +75,17 @@ internal sealed class LiveProgress : IDisposable
         var finished = report.Finished;
         var planned = Math.Max(report.Planned, finished);
         var seconds = Math.Max(report.Elapsed.TotalSeconds, 0.001);
-        var rate = report.DownloadedBytes / seconds;
+        var rate = report.ReceivedBytes / seconds;
         var eta = finished > 0 && planned > finished ? TimeSpan.FromSeconds((planned - finished) * seconds / finished) : (TimeSpan?)null;
         var lines = new List<IRenderable>
         {
             new Markup(
-                $"[bold]files[/] {finished}/{planned}  {Markup.Escape(ByteSize.Format(report.DownloadedBytes))}  {Markup.Escape(ByteSize.Format((long)rate))}/s  " +
+                $"[bold]files[/] {finished}/{planned}  {Markup.Escape(ByteSize.Format(report.ReceivedBytes))}  {Markup.Escape(ByteSize.Format((long)rate))}/s  " +
                 $"[bold]ETA[/] {(eta is { } left ? left.ToString(@"h\:mm\:ss", System.Globalization.CultureInfo.InvariantCulture) : "-")}  " +
                 $"[bold]fetched[/] {report.Downloaded}  [bold]current[/] {report.Current}  [bold]failed[/] {(report.Failed > 0 ? $"[red]{report.Failed}[/]" : "0")}"),
         };
         var running = report.Running.ToList();
-        lines.AddRange(running.Take(ShownFiles).Select(url => new Markup($"  [grey]fetching[/] {Markup.Escape(url.ToString())}")));
+        lines.AddRange(running.Take(ShownFiles).Select(file => new Markup($"  [grey]fetching[/] {Markup.Escape(file.Url.ToString())}  [grey]{Markup.Escape(SoFar(file))}[/]")));
         if (running.Count > ShownFiles)
         {
             lines.Add(new Markup($"  [grey]and {running.Count - ShownFiles} more[/]"));

@@ -15,12 +15,12 @@ internal sealed class MirrorReport : IAsyncDisposable
 {
     private readonly TextWriter _output;
     private readonly LiveProgress? _live;
-    private readonly ConcurrentDictionary<Uri, long> _running = new();
+    private readonly ConcurrentDictionary<Uri, InFlight> _running = new();
     private readonly ConcurrentQueue<string> _failures = new();
     private readonly ConcurrentQueue<string> _notes = new();
     private readonly ConcurrentQueue<string> _latest = new();
     private readonly long _started = Stopwatch.GetTimestamp();
-    private long _planned, _downloaded, _downloadedBytes, _current, _verified, _failed, _listings;
+    private long _planned, _downloaded, _downloadedBytes, _current, _verified, _failed, _listings, _received;
     private long _wouldFetch, _wouldFetchBytes, _unknownSizes, _inTree;
     private readonly bool _dryRun;
 
@@ -51,14 +51,36 @@ internal sealed class MirrorReport : IAsyncDisposable
     public TimeSpan Elapsed => Stopwatch.GetElapsedTime(_started);
 
     /// <summary>The files being fetched now, oldest first.</summary>
-    public IEnumerable<Uri> Running => _running.ToArray().OrderBy(entry => entry.Value).Select(entry => entry.Key); // ToArray: a snapshot under its locks
+    public IEnumerable<InFlight> Running => _running.Values.ToArray().OrderBy(file => file.Started); // ToArray: a snapshot under its locks
+
+    /// <summary>Bytes of bodies received so far, the files in flight included.</summary>
+    public long ReceivedBytes => Interlocked.Read(ref _received);
 
     /// <summary>The latest lines of the run (notes and failures), for the live view.</summary>
     public IReadOnlyList<string> Latest(int count) => [.. _latest.ToArray().TakeLast(count)];
 
     public void Plan(int files) => Interlocked.Add(ref _planned, files);
 
-    public void Started(Uri url) => _running[url] = Stopwatch.GetTimestamp();
+    public void Started(Uri url) => _running[url] = new InFlight(url, Stopwatch.GetTimestamp());
+
+    /// <summary>The body of <paramref name="url"/> is arriving; <paramref name="length"/> when its head said.</summary>
+    public void Receiving(Uri url, long? length)
+    {
+        if (_running.TryGetValue(url, out var file))
+        {
+            file.Length = length;
+        }
+    }
+
+    /// <summary>Another <paramref name="bytes"/> of the body of <paramref name="url"/> arrived.</summary>
+    public void Received(Uri url, long bytes)
+    {
+        Interlocked.Add(ref _received, bytes);
+        if (_running.TryGetValue(url, out var file))
+        {
+            Interlocked.Add(ref file.Bytes, bytes);
+        }
+    }
 
     /// <summary>A listing (or an index) was read: it is not one of the files.</summary>
     public void ListingRead(Uri url)
@@ -204,4 +226,17 @@ internal sealed class MirrorReport : IAsyncDisposable
             _latest.TryDequeue(out _);
         }
     }
+}
+
+/// <summary>A file being fetched now, as the live view shows it.</summary>
+internal sealed class InFlight(Uri url, long started)
+{
+    public Uri Url { get; } = url;
+
+    public long Started { get; } = started;
+
+    /// <summary>Bytes received so far (updated by the fetch, read by the view).</summary>
+    public long Bytes;
+
+    public long? Length { get; set; }
 }
