@@ -25,8 +25,8 @@ internal sealed record TreeMirrorOptions
 /// <summary>
 /// <c>replicator mirror http://host/path/</c> (issue 15, point 1): walks the server's directory listings from the
 /// start URL down, never above it, and fetches every file through the embedded proxy, so each lands exactly where a
-/// proxied request would put it. Listings are fetched (and kept in the tree as %index) one at a time; files --jobs
-/// at a time. With --delete, files of the tree below the start that the server no longer lists are removed, but only
+/// proxied request would put it. Listings (kept in the tree as %index) and files are fetched --jobs at a time, each
+/// directory's listing as soon as its parent's names it. With --delete, files of the tree below the start that the server no longer lists are removed, but only
 /// after a crawl in which nothing failed: a listing that could not be read must not look like "everything is gone".
 /// </summary>
 internal static class TreeMirror
@@ -38,65 +38,15 @@ internal static class TreeMirror
             return fetcher.DryRun ? await PlanFileAsync(fetcher, start, options.MaxFileSize, cancel) is null : (await fetcher.FetchAsync(start, keepBody: false, cancel)).Succeeded;
         }
 
-        var include = options.Include.Select(Glob.Parse).ToList();
-        var exclude = options.Exclude.Select(Glob.Parse).ToList();
-        var seen = new HashSet<string>(StringComparer.Ordinal);
-        var listed = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal); // directory's cache path -> names it lists
-        var files = new List<Task<FetchResult?>>();
-        var queue = new Queue<(Uri Directory, int Depth)>([(start, 0)]);
-        var listingsRead = true;
-        while (queue.TryDequeue(out var next))
-        {
-            var (directory, depth) = next;
-            Remember(proxy, directory, seen);
-            var listing = await fetcher.FetchAsync(directory, keepBody: true, cancel, listing: true);
-            if (!listing.Succeeded || listing.Body is null)
-            {
-                listingsRead = false;
-                continue;
-            }
-
-            var entries = DirectoryListing.Entries(Encoding.UTF8.GetString(listing.Body), directory);
-            if (DirectoryOf(proxy, directory) is { } listedDirectory)
-            {
-                listed[listedDirectory] = [.. entries.Select(entry => Uri.UnescapeDataString(entry.Segments[^1].TrimEnd('/')))];
-            }
-
-            foreach (var entry in entries)
-            {
-                var below = Uri.UnescapeDataString(entry.AbsolutePath[start.AbsolutePath.Length..]);
-                if (exclude.Any(glob => glob.IsMatch(below.TrimEnd('/'))))
-                {
-                    continue;
-                }
-
-                if (entry.AbsolutePath.EndsWith('/'))
-                {
-                    if (options.MaxDepth is not { } max || depth < max)
-                    {
-                        queue.Enqueue((entry, depth + 1));
-                    }
-
-                    continue;
-                }
-
-                if (include.Count > 0 && !include.Any(glob => glob.IsMatch(below)))
-                {
-                    continue;
-                }
-
-                Remember(proxy, entry, seen);
-                files.Add(fetcher.DryRun ? PlanFileAsync(fetcher, entry, options.MaxFileSize, cancel) : FetchFileAsync(fetcher, entry, options.MaxFileSize, cancel));
-            }
-        }
-
-        var results = await Task.WhenAll(files);
-        var complete = listingsRead && results.All(result => result is null || result.Succeeded);
+        var crawl = new Crawl(proxy, fetcher, start, options, cancel);
+        await crawl.WalkAsync(start, depth: 0);
+        var results = await Task.WhenAll(crawl.Files);
+        var complete = crawl.ListingsRead && results.All(result => result is null || result.Succeeded);
         if (options.Delete)
         {
             if (complete)
             {
-                DeleteVanished(proxy, start, seen, listed, fetcher.Report, fetcher.DryRun);
+                DeleteVanished(proxy, start, crawl.Seen, crawl.Listed, fetcher.Report, fetcher.DryRun);
             }
             else
             {
@@ -105,6 +55,105 @@ internal static class TreeMirror
         }
 
         return complete;
+    }
+
+    /// <summary>
+    /// One run's walk: every directory's listing is read as soon as its parent's names it (within --jobs and
+    /// --per-host, like the files), so a deep tree far away costs about one round trip per level, not one per
+    /// directory.
+    /// </summary>
+    private sealed class Crawl(EmbeddedProxy proxy, Fetcher fetcher, Uri start, TreeMirrorOptions options, CancellationToken cancel)
+    {
+        private readonly Lock _gate = new();
+        private readonly List<Glob> _include = [.. options.Include.Select(Glob.Parse)];
+        private readonly List<Glob> _exclude = [.. options.Exclude.Select(Glob.Parse)];
+        private readonly List<Task<FetchResult?>> _files = [];
+        private volatile bool _listingsRead = true;
+
+        /// <summary>The cache paths of everything the server listed and the run kept (files and directories).</summary>
+        public HashSet<string> Seen { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Each listed directory's cache path (ending in '/') and the names its listing gave.</summary>
+        public Dictionary<string, HashSet<string>> Listed { get; } = new(StringComparer.Ordinal);
+
+        public bool ListingsRead => _listingsRead;
+
+        /// <summary>The files' fetches, once the walk is over.</summary>
+        public Task<FetchResult?>[] Files
+        {
+            get
+            {
+                lock (_gate)
+                {
+                    return [.. _files];
+                }
+            }
+        }
+
+        public async Task WalkAsync(Uri directory, int depth)
+        {
+            Remember(directory);
+            var listing = await fetcher.FetchAsync(directory, keepBody: true, cancel, listing: true);
+            if (!listing.Succeeded || listing.Body is null)
+            {
+                _listingsRead = false;
+                return;
+            }
+
+            var entries = DirectoryListing.Entries(Encoding.UTF8.GetString(listing.Body), directory);
+            if (DirectoryOf(proxy, directory) is { } listedDirectory)
+            {
+                lock (_gate)
+                {
+                    Listed[listedDirectory] = [.. entries.Select(entry => Uri.UnescapeDataString(entry.Segments[^1].TrimEnd('/')))];
+                }
+            }
+
+            var below = new List<Task>();
+            foreach (var entry in entries)
+            {
+                var path = Uri.UnescapeDataString(entry.AbsolutePath[start.AbsolutePath.Length..]);
+                if (_exclude.Any(glob => glob.IsMatch(path.TrimEnd('/'))))
+                {
+                    continue;
+                }
+
+                if (entry.AbsolutePath.EndsWith('/'))
+                {
+                    if (options.MaxDepth is not { } max || depth < max)
+                    {
+                        below.Add(WalkAsync(entry, depth + 1));
+                    }
+
+                    continue;
+                }
+
+                if (_include.Count > 0 && !_include.Any(glob => glob.IsMatch(path)))
+                {
+                    continue;
+                }
+
+                Remember(entry);
+                var file = fetcher.DryRun ? PlanFileAsync(fetcher, entry, options.MaxFileSize, cancel) : FetchFileAsync(fetcher, entry, options.MaxFileSize, cancel);
+                lock (_gate)
+                {
+                    _files.Add(file);
+                }
+            }
+
+            await Task.WhenAll(below);
+        }
+
+        private void Remember(Uri url)
+        {
+            if (proxy.CachePathOf(url) is { } path)
+            {
+                lock (_gate)
+                {
+                    Seen.Add(path);
+                }
+            }
+        }
     }
 
     /// <summary>Fetches one file; null when skipped for its size.</summary>
@@ -124,14 +173,6 @@ internal static class TreeMirror
     {
         await fetcher.PlanAsync(file, knownSize: null, maxFileSize, cancel);
         return null;
-    }
-
-    private static void Remember(EmbeddedProxy proxy, Uri url, HashSet<string> seen)
-    {
-        if (proxy.CachePathOf(url) is { } path)
-        {
-            seen.Add(path);
-        }
     }
 
     private static bool Vanished(string path, string start, Dictionary<string, HashSet<string>> listed)

@@ -149,6 +149,32 @@ public sealed class TreeMirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task ASlowListing_DoesNotHoldUpItsSiblings()
+    {
+        await using var origin = await TestOrigin.StartAsync();
+        ServeTree(origin, new Dictionary<string, byte[]> { ["d0/a.bin"] = "a"u8.ToArray(), ["d1/b.bin"] = "b"u8.ToArray() }, apache: false);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var slow = origin.Files["/tree/d0/"];
+        origin.Files["/tree/d0/"] = slow with { PauseAt = 10, Resume = release.Task };
+
+        // A --timeout longer than the wait below: a walk that read one listing at a time would still be waiting.
+        var mirror = MirrorAsync(origin.Url("/tree/"), "--timeout", "60");
+        try
+        {
+            await origin.WaitForRequestsAsync("/tree/d1/", 1);
+            await origin.WaitForRequestsAsync("/tree/d1/b.bin", 1);
+        }
+        finally
+        {
+            release.TrySetResult();
+        }
+
+        var (exit, stdout, stderr) = await mirror;
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Equal("a"u8.ToArray(), File.ReadAllBytes(Path.Combine(_dir, "cache", $"127.0.0.1:{origin.Port}", "tree", "d0", "a.bin")));
+    }
+
+    [Fact]
     public async Task IncludeAndMaxFileSize_ChooseTheFiles_AndABadArgumentIsOneLine()
     {
         Assert.True(PythonHttpServer.Exists, "python3 is needed (CI installs it)");
