@@ -358,19 +358,38 @@ internal sealed partial class CacheStore
     {
         var path = _fs.Path.Join(PartialRoot, relativePath);
         RefuseLinks(path);
-        _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
-        var handle = OpenLocked(path) ?? throw new PartialBusyException(relativePath);
+        SafeFileHandle? handle;
+        try
+        {
+            handle = OpenLocked(path);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // Its directory is made only when missing: a miss costs no mkdir and stat of a directory already there.
+            _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
+            handle = OpenLocked(path);
+        }
+
+        if (handle is null)
+        {
+            throw new PartialBusyException(relativePath);
+        }
 
         var direct = stored.Length >= DirectWriteAbove && DirectWriteAbove > 0 ? new DirectWriter(handle) : null;
         var partial = new PartialBody(relativePath, path, handle, keep, keep > 0 ? stored : null) { BeforeWrite = BeforeBodyWrite, Direct = direct };
         try
         {
-            if (RandomAccess.GetLength(handle) < keep)
+            var length = RandomAccess.GetLength(handle);
+            if (length < keep)
             {
                 throw new IOException($"the partial body of {relativePath} is shorter than the {keep} bytes to resume");
             }
 
-            RandomAccess.SetLength(handle, keep);
+            if (length != keep)
+            {
+                RandomAccess.SetLength(handle, keep);
+            }
+
             if (stored.Length is < 0 or > ResumableAbove)
             {
                 // What makes a partial resumable, even after a power cut. A small body is fetched again whole instead,
