@@ -769,7 +769,13 @@ internal sealed partial class CacheStore
     {
         try
         {
-            _fs.Directory.CreateDirectory(_fs.Path.GetDirectoryName(path)!);
+            // Mostly there already: one stat, where CreateDirectory tries mkdir first and then stats the directory.
+            var parent = _fs.Path.GetDirectoryName(path)!;
+            if (!_fs.Directory.Exists(parent))
+            {
+                _fs.Directory.CreateDirectory(parent);
+            }
+
             return true;
         }
         catch (IOException)
