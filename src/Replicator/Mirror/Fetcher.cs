@@ -43,32 +43,18 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
             report.Plan(1);
         }
 
-        var host = _hosts.GetOrAdd(url.Authority, _ => new SemaphoreSlim(perHost));
-        await _jobs.WaitAsync(cancel);
-        try
+        return await LimitedAsync(url, async () =>
         {
-            await host.WaitAsync(cancel);
-            try
+            report.Started(url);
+            var result = await SendAsync(url, keepBody, cancel);
+            if (listing && result.Succeeded)
             {
-                report.Started(url);
-                var result = await SendAsync(url, keepBody, cancel);
-                if (listing && result.Succeeded)
-                {
-                    report.ListingRead(url);
-                    return result;
-                }
+                report.ListingRead(url);
+                return result;
+            }
 
-                return optional && result.Status == 404 ? Dropped(result) : Count(result);
-            }
-            finally
-            {
-                host.Release();
-            }
-        }
-        finally
-        {
-            _jobs.Release();
-        }
+            return optional && result.Status == 404 ? Dropped(result) : Count(result);
+        }, cancel);
     }
 
     /// <summary>
@@ -85,33 +71,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
             return;
         }
 
-        var size = knownSize;
-        if (size is null)
-        {
-            var host = _hosts.GetOrAdd(url.Authority, _ => new SemaphoreSlim(perHost));
-            await _jobs.WaitAsync(cancel);
-            try
-            {
-                await host.WaitAsync(cancel);
-                try
-                {
-                    size = await SizeAsync(url, cancel);
-                }
-                finally
-                {
-                    host.Release();
-                }
-            }
-            catch (Exception e) when (e is HttpRequestException or IOException)
-            {
-                size = null;
-            }
-            finally
-            {
-                _jobs.Release();
-            }
-        }
-
+        var size = knownSize ?? await SizeAsync(url, cancel);
         if (size > maxFileSize)
         {
             report.Note($"would skip {url} ({size} bytes, over --max-file-size)");
@@ -122,12 +82,45 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         report.FileWouldBeFetched(url, size);
     }
 
-    /// <summary>The size of <paramref name="url"/> by a HEAD request through the proxy (nothing is stored); null when not said.</summary>
-    public async Task<long?> SizeAsync(Uri url, CancellationToken cancel)
+    /// <summary>
+    /// The size of <paramref name="url"/> by a HEAD request through the proxy (nothing is stored), within the same
+    /// limits as a fetch; null when not said, or when the request failed (the GET that follows says why).
+    /// </summary>
+    public Task<long?> SizeAsync(Uri url, CancellationToken cancel) => LimitedAsync<long?>(url, async () =>
     {
-        using var head = new HttpRequestMessage(HttpMethod.Head, url);
-        using var response = await proxy.Client.SendAsync(head, cancel);
-        return response.IsSuccessStatusCode ? response.Content.Headers.ContentLength : null;
+        try
+        {
+            using var head = new HttpRequestMessage(HttpMethod.Head, url);
+            using var response = await proxy.Client.SendAsync(head, cancel);
+            return response.IsSuccessStatusCode ? response.Content.Headers.ContentLength : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException)
+        {
+            return null;
+        }
+    }, cancel);
+
+    /// <summary>Runs one request's work within --jobs and --per-host.</summary>
+    private async Task<T> LimitedAsync<T>(Uri url, Func<Task<T>> work, CancellationToken cancel)
+    {
+        var host = _hosts.GetOrAdd(url.Authority, _ => new SemaphoreSlim(perHost));
+        await _jobs.WaitAsync(cancel);
+        try
+        {
+            await host.WaitAsync(cancel);
+            try
+            {
+                return await work();
+            }
+            finally
+            {
+                host.Release();
+            }
+        }
+        finally
+        {
+            _jobs.Release();
+        }
     }
 
     public void Dispose()
