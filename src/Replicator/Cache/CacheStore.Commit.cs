@@ -104,7 +104,7 @@ internal sealed partial class CacheStore
         pending.Body = BodyPath(partial.RelativePath);
         try
         {
-            if (ParentPassesThroughLink(pending.Body) || !TryCreateParent(pending.Body) || _fs.Directory.Exists(pending.Body))
+            if (!CanPlace(pending.Body))
             {
                 Discard(partial);
                 pending.Done.TrySetResult(false);
@@ -129,17 +129,17 @@ internal sealed partial class CacheStore
         try
         {
             _known.TryRemove(partial.RelativePath, out _);
-            var described = pending.MetaAside is { } aside;
-            if (described)
+            var aside = pending.MetaAside;
+            if (aside is not null)
             {
-                _fs.File.Move(pending.MetaAside!, MetaPath(partial.RelativePath), overwrite: true);
+                _fs.File.Move(aside, MetaPath(partial.RelativePath), overwrite: true);
                 pending.MetaAside = null;
             }
 
             _fs.File.Move(partial.Path, pending.Body, overwrite: true);
             NativeFile.Unlock(partial.Handle); // in the tree now: no other process can take it for a partial any more
             DeleteQuietly(partial.MetaPath);
-            if (described)
+            if (aside is not null)
             {
                 Remember(partial.RelativePath, pending.Stored);
             }
@@ -168,24 +168,7 @@ internal sealed partial class CacheStore
     private string? WriteMetaAside(string relativePath, StoredResponse stored)
     {
         var path = MetaPath(relativePath);
-        if (ParentPassesThroughLink(path) || !TryCreateParent(path) || _fs.Directory.Exists(path))
-        {
-            return null;
-        }
-
-        var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        try
-        {
-            using var stream = _fs.File.Create(temporary);
-            stream.Write(stored.Serialize());
-        }
-        catch
-        {
-            DeleteQuietly(temporary);
-            throw;
-        }
-
-        return temporary;
+        return CanPlace(path) ? WriteAside(path, stored.Serialize(), [], flush: false) : null;
     }
 
     private void SyncFile(string? path)

@@ -258,27 +258,9 @@ internal sealed partial class CacheStore
     public void PutAnswer(string relativePath, StoredResponse stored, byte[] body)
     {
         var path = AnswerPath(relativePath);
-        if (ParentPassesThroughLink(path) || !TryCreateParent(path) || _fs.Directory.Exists(path))
+        if (CanPlace(path))
         {
-            return;
-        }
-
-        var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
-        try
-        {
-            using (var stream = _fs.File.Create(temporary))
-            {
-                stream.Write(stored.Serialize());
-                stream.Write(body);
-                stream.Flush(flushToDisk: true);
-            }
-
-            _fs.File.Move(temporary, path, overwrite: true);
-        }
-        catch
-        {
-            DeleteQuietly(temporary);
-            throw;
+            MoveOver(WriteAside(path, stored.Serialize(), body, flush: true), path);
         }
     }
 
@@ -718,7 +700,7 @@ internal sealed partial class CacheStore
     {
         var path = MetaPath(relativePath);
         _known.TryRemove(relativePath, out _);
-        if (ParentPassesThroughLink(path) || !TryCreateParent(path) || _fs.Directory.Exists(path))
+        if (!CanPlace(path))
         {
             return;
         }
@@ -731,26 +713,49 @@ internal sealed partial class CacheStore
     public const long ResumableAbove = 256 << 10;
 
     /// <summary>Writes metadata to a temporary file, flushes it to disk (unless told not to), and renames it over <paramref name="path"/>.</summary>
-    private void WriteDurably(string path, StoredResponse stored, bool flush = true)
+    private void WriteDurably(string path, StoredResponse stored, bool flush = true) => MoveOver(WriteAside(path, stored.Serialize(), [], flush), path);
+
+    /// <summary>
+    /// Writes <paramref name="head"/> and <paramref name="body"/> to a new temporary file beside <paramref name="path"/>,
+    /// flushed to disk when asked, and returns its path. On failure (a full disk, a read-only tree) nothing is left.
+    /// </summary>
+    private string WriteAside(string path, byte[] head, byte[] body, bool flush)
     {
         var temporary = path + ".new" + Interlocked.Increment(ref _partialCounter).ToString(System.Globalization.CultureInfo.InvariantCulture);
         try
         {
-            using (var stream = _fs.File.Create(temporary))
-            {
-                stream.Write(stored.Serialize());
-                stream.Flush(flushToDisk: flush);
-            }
-
-            _fs.File.Move(temporary, path, overwrite: true);
+            using var stream = _fs.File.Create(temporary);
+            stream.Write(head);
+            stream.Write(body);
+            stream.Flush(flushToDisk: flush);
+            return temporary;
         }
         catch
         {
-            // A full disk or a read-only tree: no temporary is left behind.
             DeleteQuietly(temporary);
             throw;
         }
     }
+
+    /// <summary>Renames <paramref name="temporary"/> over <paramref name="path"/>; on failure the temporary goes.</summary>
+    private void MoveOver(string temporary, string path)
+    {
+        try
+        {
+            _fs.File.Move(temporary, path, overwrite: true);
+        }
+        catch
+        {
+            DeleteQuietly(temporary);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Whether a file may be written at <paramref name="path"/>: no symbolic link above it, its directories there
+    /// (made when missing), and no directory in its place.
+    /// </summary>
+    private bool CanPlace(string path) => !ParentPassesThroughLink(path) && TryCreateParent(path) && !_fs.Directory.Exists(path);
 
     /// <summary>Whether a directory above <paramref name="path"/> (below the root) is a symbolic link: nothing is written through it.</summary>
     private bool ParentPassesThroughLink(string path) =>

@@ -55,38 +55,12 @@ internal static class AptMirror
                 var read = false;
                 foreach (var file in group.OrderBy(file => Array.IndexOf(s_compressions, Path.GetExtension(file.Path) is ".xz" or ".gz" or ".bz2" or ".zst" or ".lz4" ? Path.GetExtension(file.Path) : string.Empty)))
                 {
-                    var directory = file.Path[..(file.Path.LastIndexOf('/') + 1)];
-                    var byHashUrl = new Uri(dists, $"{directory}by-hash/SHA256/{file.Sha256}");
-                    if (fetcher.DryRun)
-                    {
-                        // Only the variant to read is read (not stored); the others are listed with the Release's sizes.
-                        if (read)
-                        {
-                            await fetcher.PlanAsync(new Uri(dists, file.Path), file.Size, maxFileSize: null, cancel);
-                        }
-                        else
-                        {
-                            var index = await fetcher.FetchAsync(new Uri(dists, file.Path), keepBody: true, cancel, listing: true);
-                            complete &= index.Succeeded;
-                            if (index is { Succeeded: true, Body: { } text })
-                            {
-                                read = Read(file.Path, text, options, binaries, sources, fetcher.Report);
-                            }
-                        }
-
-                        if (byHash)
-                        {
-                            await fetcher.PlanAsync(byHashUrl, file.Size, maxFileSize: null, cancel);
-                        }
-
-                        continue;
-                    }
-
-                    var result = await fetcher.FetchAsync(new Uri(dists, file.Path), keepBody: !read, cancel);
+                    var result = await fetcher.FetchAsync(new Uri(dists, file.Path), keepBody: !read, cancel, knownSize: file.Size);
                     complete &= result.Succeeded;
                     if (byHash)
                     {
-                        complete &= (await fetcher.FetchAsync(byHashUrl, keepBody: false, cancel)).Succeeded;
+                        var directory = file.Path[..(file.Path.LastIndexOf('/') + 1)];
+                        complete &= (await fetcher.FetchAsync(new Uri(dists, $"{directory}by-hash/SHA256/{file.Sha256}"), keepBody: false, cancel, knownSize: file.Size)).Succeeded;
                     }
 
                     if (!read && result is { Succeeded: true, Body: { } body })
@@ -111,42 +85,27 @@ internal static class AptMirror
         }
 
         fetcher.Report.Note($"{packages.Count} packages chosen, {files.Count} files");
-        var distinct = files.DistinctBy(file => file.Path, StringComparer.Ordinal).ToList();
-        if (fetcher.DryRun)
-        {
-            // Sizes from the indexes: nothing is asked of the origin for them.
-            await Task.WhenAll(distinct.Select(file => fetcher.PlanAsync(new Uri(root, file.Path), file.Size, maxFileSize: null, cancel)));
-            return complete && unsatisfied.Count == 0;
-        }
-
-        var results = await Task.WhenAll(distinct.Select(file => fetcher.FetchAsync(new Uri(root, file.Path), keepBody: false, cancel)));
+        var results = await Task.WhenAll(files.DistinctBy(file => file.Path, StringComparer.Ordinal).Select(file => fetcher.FetchAsync(new Uri(root, file.Path), keepBody: false, cancel, knownSize: file.Size)));
         return complete && unsatisfied.Count == 0 && results.All(result => result.Succeeded);
     }
 
     /// <summary>InRelease, or else Release with Release.gpg (apt's order); null when neither could be fetched.</summary>
     private static async Task<string?> FetchReleaseAsync(Fetcher fetcher, Uri dists, CancellationToken cancel)
     {
-        var inRelease = await fetcher.FetchAsync(new Uri(dists, "InRelease"), keepBody: true, cancel, optional: true, listing: fetcher.DryRun);
+        var inRelease = await fetcher.FetchAsync(new Uri(dists, "InRelease"), keepBody: true, cancel, optional: true);
         if (inRelease is { Succeeded: true, Body: { } signed })
         {
             return Encoding.UTF8.GetString(signed);
         }
 
-        var release = await fetcher.FetchAsync(new Uri(dists, "Release"), keepBody: true, cancel, listing: fetcher.DryRun);
+        var release = await fetcher.FetchAsync(new Uri(dists, "Release"), keepBody: true, cancel);
         if (release is not { Succeeded: true, Body: { } plain })
         {
             fetcher.Report.Note($"FAILED {dists}: neither InRelease nor Release could be fetched");
             return null;
         }
 
-        if (fetcher.DryRun)
-        {
-            await fetcher.PlanAsync(new Uri(dists, "Release.gpg"), knownSize: null, maxFileSize: null, cancel);
-        }
-        else
-        {
-            await fetcher.FetchAsync(new Uri(dists, "Release.gpg"), keepBody: false, cancel, optional: true);
-        }
+        await fetcher.FetchAsync(new Uri(dists, "Release.gpg"), keepBody: false, cancel, optional: true);
 
         return Encoding.UTF8.GetString(plain);
     }

@@ -27,27 +27,38 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
     private readonly SemaphoreSlim _jobs = new(jobs);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _hosts = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Listings and indexes are read without being stored (the request says no-store), and no file is fetched.</summary>
+    /// <summary>
+    /// --dry-run: what the run needs to read (listings, indexes: <c>keepBody</c>) is read without being stored (the
+    /// request says no-store), and every other file is only planned (<see cref="PlanAsync"/>), so the crawlers run
+    /// exactly as for a real run.
+    /// </summary>
     public bool DryRun { get; init; }
 
     public MirrorReport Report => report;
 
     /// <summary>
     /// Fetches <paramref name="url"/> into the tree; with <paramref name="keepBody"/>, its body is returned too
-    /// (listings, indexes). An <paramref name="optional"/> file (InRelease, Release.gpg) that is not there is no failure.
+    /// (listings, indexes). An <paramref name="optional"/> file (InRelease, Release.gpg) that is not there is no
+    /// failure. <paramref name="knownSize"/> (from an index, or a HEAD already asked) spares a dry run the HEAD.
     /// </summary>
-    public async Task<FetchResult> FetchAsync(Uri url, bool keepBody, CancellationToken cancel, bool optional = false, bool listing = false)
+    public async Task<FetchResult> FetchAsync(Uri url, bool keepBody, CancellationToken cancel, bool optional = false, bool listing = false, long? knownSize = null)
     {
-        if (!listing)
+        if (DryRun && !keepBody)
+        {
+            return await PlanAsync(url, knownSize, cancel);
+        }
+
+        // In a dry run, what is read is only read: it is not one of the files.
+        var read = listing || DryRun;
+        if (!read)
         {
             report.Plan(1);
         }
 
         return await LimitedAsync(url, async () =>
         {
-            report.Started(url);
-            var result = await SendAsync(url, keepBody, cancel);
-            if (listing && result.Succeeded)
+            var result = await SendAsync(report.Started(url), keepBody, cancel);
+            if (read && result.Succeeded)
             {
                 report.ListingRead(url);
                 return result;
@@ -59,27 +70,22 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
 
     /// <summary>
     /// --dry-run: reports whether <paramref name="url"/> would be fetched (nothing complete in the tree) and its size
-    /// (<paramref name="knownSize"/> from an index, else a HEAD request through the proxy, within the same limits
-    /// as a fetch); files over <paramref name="maxFileSize"/> would be skipped.
+    /// (<paramref name="knownSize"/>, else a HEAD request through the proxy, within the same limits as a fetch).
     /// </summary>
-    public async Task PlanAsync(Uri url, long? knownSize, long? maxFileSize, CancellationToken cancel)
+    private async Task<FetchResult> PlanAsync(Uri url, long? knownSize, CancellationToken cancel)
     {
         report.Plan(1);
         if (proxy.CachePathOf(url) is { } path && proxy.Server.Store.Lookup(path) is not null)
         {
             report.FileInTree(url);
-            return;
         }
-
-        var size = knownSize ?? await SizeAsync(url, cancel);
-        if (size > maxFileSize)
+        else
         {
-            report.Note($"would skip {url} ({size} bytes, over --max-file-size)");
-            report.Dropped(url);
-            return;
+            knownSize ??= await SizeAsync(url, cancel);
+            report.FileWouldBeFetched(url, knownSize);
         }
 
-        report.FileWouldBeFetched(url, size);
+        return new FetchResult(url, 200, "PLANNED", knownSize ?? 0, null);
     }
 
     /// <summary>
@@ -132,8 +138,9 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         }
     }
 
-    private async Task<FetchResult> SendAsync(Uri url, bool keepBody, CancellationToken cancel)
+    private async Task<FetchResult> SendAsync(InFlight file, bool keepBody, CancellationToken cancel)
     {
+        var url = file.Url;
         RequestUrl parsed;
         try
         {
@@ -150,7 +157,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         try
         {
             using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
-            report.Receiving(url, response.Content.Headers.ContentLength);
+            file.Length = response.Content.Headers.ContentLength;
             byte[]? body = null;
             long bytes;
             if (keepBody || response.StatusCode != HttpStatusCode.OK)
@@ -169,7 +176,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
                     for (int read; (read = await stream.ReadAsync(buffer, cancel)) > 0;)
                     {
                         bytes += read;
-                        report.Received(url, read);
+                        report.Received(file, read);
                     }
                 }
                 finally

@@ -16,7 +16,7 @@ internal sealed class LiveProgress : IDisposable
 
     private readonly MirrorReport _report;
     private readonly CancellationTokenSource _stop = new();
-    private Task _running = Task.CompletedTask;
+    private Task _display = Task.CompletedTask;
 
     private LiveProgress(MirrorReport report)
     {
@@ -26,7 +26,7 @@ internal sealed class LiveProgress : IDisposable
     public static LiveProgress Start(MirrorReport report)
     {
         var live = new LiveProgress(report);
-        live._running = AnsiConsole.Live(live.Render()).AutoClear(false).StartAsync(live.RefreshAsync);
+        live._display = AnsiConsole.Live(live.Render()).AutoClear(false).StartAsync(live.RefreshAsync);
         return live;
     }
 
@@ -38,7 +38,7 @@ internal sealed class LiveProgress : IDisposable
             await _stop.CancelAsync();
         }
 
-        await _running;
+        await _display;
     }
 
     public void Dispose() => _stop.Dispose();

@@ -61,25 +61,14 @@ internal sealed class MirrorReport : IAsyncDisposable
 
     public void Plan(int files) => Interlocked.Add(ref _planned, files);
 
-    public void Started(Uri url) => _running[url] = new InFlight(url, Stopwatch.GetTimestamp());
+    /// <summary>A fetch of <paramref name="url"/> begins: what the fetch tells of its body goes to the returned entry.</summary>
+    public InFlight Started(Uri url) => _running[url] = new InFlight(url, Stopwatch.GetTimestamp());
 
-    /// <summary>The body of <paramref name="url"/> is arriving; <paramref name="length"/> when its head said.</summary>
-    public void Receiving(Uri url, long? length)
-    {
-        if (_running.TryGetValue(url, out var file))
-        {
-            file.Length = length;
-        }
-    }
-
-    /// <summary>Another <paramref name="bytes"/> of the body of <paramref name="url"/> arrived.</summary>
-    public void Received(Uri url, long bytes)
+    /// <summary>Another <paramref name="bytes"/> of the body of <paramref name="file"/> arrived.</summary>
+    public void Received(InFlight file, long bytes)
     {
         Interlocked.Add(ref _received, bytes);
-        if (_running.TryGetValue(url, out var file))
-        {
-            Interlocked.Add(ref file.Bytes, bytes);
-        }
+        Interlocked.Add(ref file.Bytes, bytes);
     }
 
     /// <summary>A listing (or an index) was read: it is not one of the files.</summary>

@@ -35,7 +35,7 @@ internal static class TreeMirror
     {
         if (!start.AbsolutePath.EndsWith('/'))
         {
-            return fetcher.DryRun ? await PlanFileAsync(fetcher, start, options.MaxFileSize, cancel) is null : (await fetcher.FetchAsync(start, keepBody: false, cancel)).Succeeded;
+            return (await fetcher.FetchAsync(start, keepBody: false, cancel)).Succeeded;
         }
 
         var crawl = new Crawl(proxy, fetcher, start, options, cancel);
@@ -134,7 +134,7 @@ internal static class TreeMirror
                 }
 
                 Remember(entry);
-                var file = fetcher.DryRun ? PlanFileAsync(fetcher, entry, options.MaxFileSize, cancel) : FetchFileAsync(fetcher, entry, options.MaxFileSize, cancel);
+                var file = FetchFileAsync(fetcher, entry, options.MaxFileSize, cancel);
                 lock (_gate)
                 {
                     _files.Add(file);
@@ -156,23 +156,17 @@ internal static class TreeMirror
         }
     }
 
-    /// <summary>Fetches one file; null when skipped for its size.</summary>
+    /// <summary>Fetches one file (or plans it, in a dry run); null when skipped for its size.</summary>
     private static async Task<FetchResult?> FetchFileAsync(Fetcher fetcher, Uri file, long? maxFileSize, CancellationToken cancel)
     {
-        if (maxFileSize is { } max && await fetcher.SizeAsync(file, cancel) is { } length && length > max)
+        long? size = null;
+        if (maxFileSize is { } max && (size = await fetcher.SizeAsync(file, cancel)) > max)
         {
-            fetcher.Report.Note($"skipped {file} ({length} bytes, over --max-file-size)");
+            fetcher.Report.Note($"skipped {file} ({size} bytes, over --max-file-size)");
             return null;
         }
 
-        return await fetcher.FetchAsync(file, keepBody: false, cancel);
-    }
-
-    /// <summary>--dry-run: says whether the file would be fetched, and its size; nothing is fetched.</summary>
-    private static async Task<FetchResult?> PlanFileAsync(Fetcher fetcher, Uri file, long? maxFileSize, CancellationToken cancel)
-    {
-        await fetcher.PlanAsync(file, knownSize: null, maxFileSize, cancel);
-        return null;
+        return await fetcher.FetchAsync(file, keepBody: false, cancel, knownSize: size);
     }
 
     private static bool Vanished(string path, string start, Dictionary<string, HashSet<string>> listed)
