@@ -19,11 +19,18 @@ internal sealed record FetchResult(Uri Url, int Status, string Outcome, long Byt
 /// Fetches URLs through the <see cref="EmbeddedProxy"/>, at most --jobs at once and --per-host per host, and tells the
 /// <see cref="MirrorReport"/> how each ended: downloaded (the proxy's MISS), already current (HIT, or REVALIDATED by a
 /// conditional request), failed. A complete file that is not a package file is asked for with
-/// <c>Cache-Control: max-age=0</c>, so the proxy checks it with a conditional request; a package file is served from
+/// <c>Cache-Control: no-cache</c>, so the proxy checks it with a conditional request; a package file is served from
 /// the tree without asking (its file class). With <see cref="DryRun"/>, nothing the run reads is stored.
 /// </summary>
 internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, MirrorReport report) : IDisposable
 {
+    /// <summary>
+    /// What every request of the mirror says: a stored copy is used only once the origin confirmed it. Not
+    /// <c>max-age=0</c>, which a copy the origin allows to be served stale while revalidating (RFC 5861) satisfies
+    /// with the stale bytes, the revalidation left to run behind a mirror that may have ended by then.
+    /// </summary>
+    private const string Revalidate = "no-cache";
+
     private readonly SemaphoreSlim _jobs = new(jobs);
     private readonly ConcurrentDictionary<string, SemaphoreSlim> _hosts = new(StringComparer.OrdinalIgnoreCase);
 
@@ -153,7 +160,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
 
         var access = proxy.NextAccess(parsed.ToString());
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.TryAddWithoutValidation("Cache-Control", DryRun ? "max-age=0, no-store" : "max-age=0");
+        request.Headers.TryAddWithoutValidation("Cache-Control", DryRun ? $"{Revalidate}, no-store" : Revalidate);
         try
         {
             using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);

@@ -149,6 +149,25 @@ public sealed class TreeMirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task AFileTheOriginLetsBeServedStale_IsStillBroughtUpToDate()
+    {
+        // stale-while-revalidate lets a cache answer with the stale copy and ask the origin behind the client's back;
+        // the mirror wants what the origin has now, and its run may end before any revalidation behind its back.
+        await using var origin = await TestOrigin.StartAsync();
+        ServeTree(origin, new Dictionary<string, byte[]> { ["s.txt"] = "first"u8.ToArray() }, apache: false);
+        origin.Files["/tree/s.txt"] = new OriginFile("first"u8.ToArray(), CacheControl: "max-age=0, stale-while-revalidate=600", ETag: "\"1\"");
+        var (exit, stdout, stderr) = await MirrorAsync(origin.Url("/tree/"));
+        Assert.True(exit == 0, stdout + stderr);
+
+        origin.Files["/tree/s.txt"] = new OriginFile("second"u8.ToArray(), CacheControl: "max-age=0, stale-while-revalidate=600", ETag: "\"2\"");
+        (exit, stdout, stderr) = await MirrorAsync(origin.Url("/tree/"));
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("1 files: 1 downloaded", stdout, StringComparison.Ordinal);
+        Assert.Equal("second"u8.ToArray(), File.ReadAllBytes(Path.Combine(_dir, "cache", $"127.0.0.1:{origin.Port}", "tree", "s.txt")));
+    }
+
+    [Fact]
     public async Task ASlowListing_DoesNotHoldUpItsSiblings()
     {
         await using var origin = await TestOrigin.StartAsync();
