@@ -12,8 +12,10 @@ namespace Replicator.Mirror;
 /// Why the mirror runs a proxy inside itself (issue 15): every file it fetches then goes through exactly the code a
 /// proxied request does (the store, partials and resume, verification against the package indexes, file classes,
 /// the address rules, --external, --limit), so a mirrored tree is the tree the proxy would have built, and no second
-/// implementation of any of it exists. The proxy listens on a loopback port of its own, for this process only; the
-/// crawler is its HTTP client, and each answer's outcome (MISS, HIT, REVALIDATED...) comes from its access records.
+/// implementation of any of it exists. A file is asked for in-process (<see cref="GetAsync"/>): the request runs on
+/// the proxy's loops as a client's does, without a socket. What the crawler reads itself (listings, indexes) it asks
+/// for over HTTP, from a loopback port the proxy listens on for this process only, and each such answer's outcome
+/// (MISS, HIT, REVALIDATED...) comes from its access record.
 /// </summary>
 internal sealed class EmbeddedProxy : IAsyncDisposable
 {
@@ -48,6 +50,33 @@ internal sealed class EmbeddedProxy : IAsyncDisposable
     /// </summary>
     public Task<AccessRecord> NextAccess(string url) =>
         _waiting.GetOrAdd(url, static _ => new TaskCompletionSource<AccessRecord>(TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+
+    /// <summary>
+    /// GETs <paramref name="url"/> through the proxy without a connection (<see cref="ProxyServer.AnswerInProcessAsync"/>):
+    /// what a file of the mirror costs is the proxy's work for it, not two HTTP messages and a loopback socket besides.
+    /// <paramref name="cacheControl"/> is the request's Cache-Control; the exchange tells the status and the outcome.
+    /// </summary>
+    public Task<Exchange> GetAsync(RequestUrl url, string cacheControl, InProcessResponse response)
+    {
+        var headers = new HttpHeaders();
+        headers.Add("Host", url.Authority);
+        headers.Add("Connection", "keep-alive");
+        headers.Add("Cache-Control", cacheControl);
+        var request = new RequestHead { Method = "GET", Target = url.ToString(), Version = HttpVersion.Version10, Headers = headers };
+        var answered = new TaskCompletionSource<Exchange>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _engine.Spawn($"mirror {url}", async fiber =>
+        {
+            try
+            {
+                answered.TrySetResult(await Server.AnswerInProcessAsync(fiber, request, response, "mirror"));
+            }
+            catch (Exception e)
+            {
+                answered.TrySetException(e);
+            }
+        });
+        return answered.Task;
+    }
 
     /// <summary>Where the proxy keeps <paramref name="url"/> in the tree (--alias and --flat applied); null when it keeps it nowhere.</summary>
     public string? CachePathOf(Uri url)

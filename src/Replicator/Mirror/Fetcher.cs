@@ -158,6 +158,11 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
             return new FetchResult(url, 0, Outcomes.Error, 0, null, e.Message);
         }
 
+        if (!keepBody && !DryRun)
+        {
+            return await GetInProcessAsync(file, parsed);
+        }
+
         var access = proxy.NextAccess(parsed.ToString());
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.TryAddWithoutValidation("Cache-Control", DryRun ? $"{Revalidate}, no-store" : Revalidate);
@@ -206,6 +211,25 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
         {
             return new FetchResult(url, 0, Outcomes.Error, 0, null, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// A file whose body the run does not read (all but listings and indexes): asked of the proxy in-process, where it
+    /// is stored as any download; the mirror only counts its bytes.
+    /// </summary>
+    private async Task<FetchResult> GetInProcessAsync(InFlight file, RequestUrl url)
+    {
+        var response = new InProcessResponse(head => file.Length = head.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null, bytes => report.Received(file, bytes));
+        try
+        {
+            var exchange = await proxy.GetAsync(url, Revalidate, response);
+            var reason = exchange.Status == 200 ? null : $"{exchange.Status} {response.ErrorLine ?? response.Head?.Reason}";
+            return new FetchResult(file.Url, exchange.Status, exchange.Outcome, response.BodyBytes, null, reason) { Verified = Described(url) };
+        }
+        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or Fibers.FiberTimeoutException or Fibers.FiberStoppedException)
+        {
+            return new FetchResult(file.Url, 0, Outcomes.Error, 0, null, e.Message);
         }
     }
 

@@ -28,7 +28,7 @@ internal static class BackgroundRevalidation
         {
             try
             {
-                var background = new Exchange(server, fiber, exchange.Client, exchange.ClientName, request) { Url = url, AnswersClient = false };
+                var background = exchange.InBackground(fiber, request, url);
                 await RevalidateAsync(background, entry, relativePath);
             }
             catch (Exception e) when (e is ProxyException or IOException or Fibers.FiberTimeoutException or System.Net.Sockets.SocketException)

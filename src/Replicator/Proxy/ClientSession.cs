@@ -152,7 +152,8 @@ internal sealed class ClientSession : IDisposable
         return null;
     }
 
-    private static async ValueTask HandleAsync(Exchange exchange)
+    /// <summary>Answers one request: the dispatch every request goes through, a client's or the process's own (<see cref="ProxyServer.AnswerInProcessAsync"/>).</summary>
+    internal static async ValueTask HandleAsync(Exchange exchange)
     {
         try
         {

@@ -8,7 +8,8 @@ namespace Replicator.Proxy;
 
 /// <summary>
 /// One request and its answer, as the client session sees it: what was asked, what was answered, and whether the
-/// client connection can carry another request. Ends with one access-log line.
+/// client connection can carry another request. Ends with one access-log line. A request of the process itself (the
+/// mirror's) is one too, answered into an <see cref="InProcessResponse"/> instead of a connection.
 /// </summary>
 internal sealed class Exchange
 {
@@ -16,12 +17,26 @@ internal sealed class Exchange
     private static readonly LogEventProperty s_immediate = new(Fibers.Logging.FiberLogSink.ImmediateProperty, new ScalarValue(true));
 
     private readonly long _started;
+    private readonly BufferedConnection? _client;
+    private readonly InProcessResponse? _inProcess;
 
     public Exchange(ProxyServer server, Fiber fiber, BufferedConnection client, string clientName, RequestHead request)
+        : this(server, fiber, client, null, clientName, request)
+    {
+    }
+
+    /// <summary>A request of this process itself (the mirror's files): the answer goes to <paramref name="response"/>, not to a socket.</summary>
+    public Exchange(ProxyServer server, Fiber fiber, string clientName, RequestHead request, InProcessResponse response)
+        : this(server, fiber, null, response, clientName, request)
+    {
+    }
+
+    private Exchange(ProxyServer server, Fiber fiber, BufferedConnection? client, InProcessResponse? inProcess, string clientName, RequestHead request)
     {
         Server = server;
         Fiber = fiber;
-        Client = client;
+        _client = client;
+        _inProcess = inProcess;
         ClientName = clientName;
         Request = request;
         _started = server.Clock.GetTimestamp();
@@ -32,7 +47,8 @@ internal sealed class Exchange
 
     public Fiber Fiber { get; }
 
-    public BufferedConnection Client { get; }
+    /// <summary>The client's connection; an in-process exchange has none (nothing that needs one, CONNECT or a request body, reaches it).</summary>
+    public BufferedConnection Client => _client ?? throw new InvalidOperationException("an in-process request has no client connection");
 
     public string ClientName { get; }
 
@@ -53,6 +69,14 @@ internal sealed class Exchange
     public bool AnswersClient { get; init; } = true;
 
     public TimeSpan Timeout => Server.Options.Timeout;
+
+    /// <summary>
+    /// An exchange for work on this one's behalf that answers nobody (a background revalidation): the same client, or
+    /// for an in-process request an answer nobody reads, and <paramref name="request"/> for <paramref name="url"/>.
+    /// </summary>
+    public Exchange InBackground(Fiber fiber, RequestHead request, RequestUrl url) => _inProcess is null
+        ? new Exchange(Server, fiber, Client, ClientName, request) { Url = url, AnswersClient = false }
+        : new Exchange(Server, fiber, ClientName, request, new InProcessResponse()) { Url = url, AnswersClient = false };
 
     /// <summary>
     /// How long a client waits on a shared download's progress: twice --timeout, so that the download, whose every
@@ -87,6 +111,13 @@ internal sealed class Exchange
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data)
     {
         ResponseStarted = true;
+        if (_inProcess is { } inProcess)
+        {
+            inProcess.Take(data.Span);
+            BytesSent += data.Length;
+            return;
+        }
+
         try
         {
             await Client.SendAsync(Fiber, data, Timeout);
@@ -106,6 +137,13 @@ internal sealed class Exchange
     public int SendNow(ReadOnlySpan<byte> data)
     {
         ResponseStarted = true;
+        if (_inProcess is { } inProcess)
+        {
+            inProcess.Take(data);
+            BytesSent += data.Length;
+            return data.Length;
+        }
+
         int sent;
         try
         {
@@ -123,6 +161,11 @@ internal sealed class Exchange
     /// <summary>Waits until the client's socket has room; a client that stopped reading is <see cref="ClientGoneException"/>.</summary>
     public async ValueTask WaitWritableAsync()
     {
+        if (_inProcess is not null)
+        {
+            return; // it takes everything at once
+        }
+
         try
         {
             await Fiber.WritableAsync(Client.Socket, Timeout);
@@ -137,6 +180,13 @@ internal sealed class Exchange
     public async ValueTask SendFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
     {
         ResponseStarted = true;
+        if (_inProcess is { } inProcess)
+        {
+            inProcess.TakeFromFile(count);
+            BytesSent += count;
+            return;
+        }
+
         try
         {
             await Fiber.SendFileAsync(Client.Socket, file, offset, count, Timeout);

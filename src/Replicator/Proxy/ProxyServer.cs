@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using Replicator.Cache;
 using Replicator.Fibers;
+using Replicator.Http;
 
 namespace Replicator.Proxy;
 
@@ -102,5 +103,18 @@ internal sealed class ProxyServer : IDisposable
         }
 
         return session.RunAsync();
+    }
+
+    /// <summary>
+    /// Answers a request of this process itself (the mirror's) on <paramref name="fiber"/>, as a client's request is
+    /// answered, into <paramref name="response"/> instead of a socket; returns the exchange (its status and outcome),
+    /// its access line written. A failure a client's connection would end with (a timeout, the engine stopping) is thrown.
+    /// </summary>
+    public async ValueTask<Exchange> AnswerInProcessAsync(Fiber fiber, RequestHead request, InProcessResponse response, string clientName)
+    {
+        var exchange = new Exchange(this, fiber, clientName, request, response);
+        await ClientSession.HandleAsync(exchange);
+        exchange.WriteAccessLog();
+        return exchange;
     }
 }

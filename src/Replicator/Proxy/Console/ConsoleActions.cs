@@ -143,7 +143,7 @@ internal static class ConsoleActions
         }
 
         var request = new RequestHead { Method = "GET", Target = url, Version = HttpVersion.Version11, Headers = new HttpHeaders() };
-        var revalidating = new Exchange(server, exchange.Fiber, exchange.Client, exchange.ClientName, request) { Url = RequestUrl.ParseAbsolute(url, allowHttps: true), AnswersClient = false };
+        var revalidating = exchange.InBackground(exchange.Fiber, request, RequestUrl.ParseAbsolute(url, allowHttps: true));
         BackgroundRevalidation.Start(revalidating, entry, path);
         return await ConsolePages.RedirectAsync(exchange, $"{ConsoleHtml.Prefix}file/{ConsoleHtml.PathUrl(path)}", "revalidation started");
     }
