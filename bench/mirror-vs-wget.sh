@@ -3,8 +3,9 @@
 # nginx (autoindex listings) with `replicator mirror`, `wget --mirror` and, when installed, `lftp mirror`, alternating,
 # fresh output each run; the medians of the wall times and the ratios.
 #
-#   [KEEP=1] bench/mirror-vs-wget.sh [RUNS] [BINARY]   (BINARY: a published replicator; default: dotnet publish to
-#   /tmp/mirror-bin; KEEP=1: no run follows the deletion of another's output, see out() below)
+#   [KEEP=1] [FLOOR=1] bench/mirror-vs-wget.sh [RUNS] [BINARY]   (BINARY: a published replicator; default: dotnet
+#   publish to /tmp/mirror-bin; KEEP=1: no run follows the deletion of another's output, see out() below; FLOOR=1:
+#   after the trees, the floors of the small tree, see floors() below)
 # Needs nginx and wget; uses /tmp/mirror-bench and a free loopback port.
 set -euo pipefail
 runs=${1:-3}
@@ -82,3 +83,36 @@ for tree in small large; do
   fi
   echo "$line; runs: replicator $(tr '\n' ' ' <"$work/replicator-$tree")/ wget $(tr '\n' ' ' <"$work/wget-$tree")"
 done
+
+# What the small tree costs at the least, against wget in the same rounds: the 2,000 file URLs given (no listing
+# read), two at once as the mirror's default --per-host, nothing synced. curl: a C client writing each file;
+# MirrorFloor: a .NET program that fetches, writes beside and renames (bench/MirrorFloor); proxy: curl through a
+# replicator proxy, the cache's own miss path (partial, metadata, group commit) without the mirror's crawl.
+floors() {
+  [[ ${FLOOR:-0} == 1 ]] || return 0
+  dotnet publish "$here/bench/MirrorFloor" -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true -o /tmp/mirror-floor -v q >/dev/null
+  (cd "$work/www" && find small -type f | sort | sed "s#^#$url/#") >"$work/urls"
+  curl_config() { sed "s#^$url/\(.*\)#url = \"$url/\1\"\noutput = \"$1/\1\"#" "$work/urls"; }
+  : >"$work/floor-wget"; : >"$work/floor-curl"; : >"$work/floor-dotnet"; : >"$work/floor-proxy"
+  for run in $(seq 1 "$runs"); do
+    seconds wget --mirror --no-parent -q -P "$(out wget floor "$run")" "$url/small/" >>"$work/floor-wget"
+    curl_config "$(out curl floor "$run")" >"$work/curl.cfg"
+    seconds curl -s --create-dirs --parallel --parallel-max 2 -K "$work/curl.cfg" >>"$work/floor-curl"
+    seconds /tmp/mirror-floor/MirrorFloor "$(out dotnet floor "$run")" "$work/urls" 2 >>"$work/floor-dotnet"
+    local root proxy_port
+    root=$(out proxy floor "$run")
+    proxy_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    "$bin" --port "$proxy_port" --root "$root" --allow-to 127.0.0.0/8 >/dev/null 2>&1 &
+    local proxy=$!
+    until curl -s -o /dev/null "http://127.0.0.1:$proxy_port/"; do sleep 0.05; done
+    curl_config /dev/null | sed 's#^output = .*#output = "/dev/null"#' >"$work/curl.cfg"
+    seconds curl -s -x "http://127.0.0.1:$proxy_port" --parallel --parallel-max 2 -K "$work/curl.cfg" >>"$work/floor-proxy"
+    kill "$proxy"; wait "$proxy" 2>/dev/null || true
+  done
+  w=$(median <"$work/floor-wget")
+  for floor in curl dotnet proxy; do
+    f=$(median <"$work/floor-$floor")
+    echo "floor $floor: $(printf %.2f "$f") s against wget $(printf %.2f "$w") s (wget/$floor $(echo "$w / $f" | bc -l | xargs printf %.2f)x); runs: $(tr '\n' ' ' <"$work/floor-$floor")"
+  done
+}
+floors
