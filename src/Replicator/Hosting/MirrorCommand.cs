@@ -113,7 +113,7 @@ internal static class MirrorCommand
         // The mirror's own proxy keeps no usage (no walk of the tree at each run, no second writer of the database),
         // expires nothing and caps nothing: a proxy running on the root does that, and adopts what the mirror stored.
         var cache = settings.Cache with { Upkeep = settings.Cache.Upkeep with { Enabled = false } };
-        await using var proxy = new EmbeddedProxy(settings.Proxy, cache, loops: 2, connections: jobs);
+        await using var proxy = new EmbeddedProxy(settings.Proxy, cache, loops: 2);
         await using var report = new MirrorReport(Console.Out, live: OnTerminal(), dryRun);
         using var fetcher = new Fetcher(proxy, jobs, perHost, report) { DryRun = dryRun };
         var complete = true;

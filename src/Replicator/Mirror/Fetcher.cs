@@ -103,11 +103,11 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
     {
         try
         {
-            using var head = new HttpRequestMessage(HttpMethod.Head, url);
-            using var response = await proxy.Client.SendAsync(head, cancel);
-            return response.IsSuccessStatusCode ? response.Content.Headers.ContentLength : null;
+            var response = new InProcessResponse { Abandoned = cancel };
+            var exchange = await proxy.AskAsync("HEAD", RequestUrl.ParseAbsolute(url.AbsoluteUri), null, response).WaitAsync(cancel);
+            return exchange.Status == 200 && response.Head?.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null;
         }
-        catch (Exception e) when (e is HttpRequestException or IOException)
+        catch (Exception e) when (IsRequestFailure(e))
         {
             return null;
         }
@@ -145,6 +145,10 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         }
     }
 
+    /// <summary>
+    /// Asks the proxy in-process for <paramref name="file"/>: a file is stored by the proxy and only counted here; a
+    /// body the run reads (<paramref name="keepBody"/>: a listing, an index) is kept too.
+    /// </summary>
     private async Task<FetchResult> SendAsync(InFlight file, bool keepBody, CancellationToken cancel)
     {
         var url = file.Url;
@@ -158,80 +162,27 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
             return new FetchResult(url, 0, Outcomes.Error, 0, null, e.Message);
         }
 
-        if (!keepBody && !DryRun)
-        {
-            return await GetInProcessAsync(file, parsed);
-        }
-
-        var access = proxy.NextAccess(parsed.ToString());
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.TryAddWithoutValidation("Cache-Control", DryRun ? $"{Revalidate}, no-store" : Revalidate);
+        var response = new InProcessResponse(
+            keepBody,
+            head => file.Length = head.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null,
+            keepBody ? null : bytes => report.Received(file, bytes))
+        { Abandoned = cancel };
         try
         {
-            using var response = await proxy.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancel);
-            file.Length = response.Content.Headers.ContentLength;
-            byte[]? body = null;
-            long bytes;
-            if (keepBody || response.StatusCode != HttpStatusCode.OK)
-            {
-                body = await response.Content.ReadAsByteArrayAsync(cancel);
-                bytes = body.Length;
-            }
-            else
-            {
-                // The proxy stores the body; the mirror only counts it.
-                await using var stream = await response.Content.ReadAsStreamAsync(cancel);
-                var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 * 1024);
-                try
-                {
-                    bytes = 0;
-                    for (int read; (read = await stream.ReadAsync(buffer, cancel)) > 0;)
-                    {
-                        bytes += read;
-                        report.Received(file, read);
-                    }
-                }
-                finally
-                {
-                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
-
-            var outcome = (await access.WaitAsync(TimeSpan.FromSeconds(30), cancel)).Outcome;
-            string? reason = null;
-            if (response.StatusCode != HttpStatusCode.OK)
-            {
-                // The proxy's own answers carry their reason in one line (a package that does not match its index...).
-                var line = System.Text.Encoding.UTF8.GetString(body!).Split('\n')[0].Trim();
-                reason = $"{(int)response.StatusCode} {(line.Length is > 0 and < 400 ? line : response.ReasonPhrase)}";
-            }
-
-            return new FetchResult(url, (int)response.StatusCode, outcome, bytes, body, reason) { Verified = Described(parsed) };
+            var exchange = await proxy.AskAsync("GET", parsed, DryRun ? $"{Revalidate}, no-store" : Revalidate, response).WaitAsync(cancel);
+            // The proxy's own answers carry their reason in one line (a package that does not match its index...).
+            var reason = exchange.Status == 200 ? null : $"{exchange.Status} {response.ErrorLine ?? response.Head?.Reason}";
+            return new FetchResult(url, exchange.Status, exchange.Outcome, response.BodyBytes, response.Body, reason) { Verified = Described(parsed) };
         }
-        catch (Exception e) when (e is HttpRequestException or IOException or TimeoutException)
+        catch (Exception e) when (IsRequestFailure(e))
         {
             return new FetchResult(url, 0, Outcomes.Error, 0, null, e.Message);
         }
     }
 
-    /// <summary>
-    /// A file whose body the run does not read (all but listings and indexes): asked of the proxy in-process, where it
-    /// is stored as any download; the mirror only counts its bytes.
-    /// </summary>
-    private async Task<FetchResult> GetInProcessAsync(InFlight file, RequestUrl url)
-    {
-        var response = new InProcessResponse(head => file.Length = head.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null, bytes => report.Received(file, bytes));
-        try
-        {
-            var exchange = await proxy.GetAsync(url, Revalidate, response);
-            var reason = exchange.Status == 200 ? null : $"{exchange.Status} {response.ErrorLine ?? response.Head?.Reason}";
-            return new FetchResult(file.Url, exchange.Status, exchange.Outcome, response.BodyBytes, null, reason) { Verified = Described(url) };
-        }
-        catch (Exception e) when (e is IOException or System.Net.Sockets.SocketException or Fibers.FiberTimeoutException or Fibers.FiberStoppedException)
-        {
-            return new FetchResult(file.Url, 0, Outcomes.Error, 0, null, e.Message);
-        }
-    }
+    /// <summary>What ends an in-process request as it would end a client's connection: a timeout, a socket, the engine stopping.</summary>
+    private static bool IsRequestFailure(Exception e) =>
+        e is IOException or System.Net.Sockets.SocketException or Fibers.FiberTimeoutException or Fibers.FiberStoppedException or HttpParseException;
 
     /// <summary>Whether the repository's indexes name the file's size and SHA256: the proxy then checked its body against them.</summary>
     private bool Described(RequestUrl url) => CacheLayout.RelativePath(url) is { } key && proxy.Server.Indexes.Expect(key) is not null;

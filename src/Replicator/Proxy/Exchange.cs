@@ -111,7 +111,7 @@ internal sealed class Exchange
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data)
     {
         ResponseStarted = true;
-        if (_inProcess is { } inProcess)
+        if (InProcessLeft() is { } inProcess)
         {
             inProcess.Take(data.Span);
             BytesSent += data.Length;
@@ -137,7 +137,7 @@ internal sealed class Exchange
     public int SendNow(ReadOnlySpan<byte> data)
     {
         ResponseStarted = true;
-        if (_inProcess is { } inProcess)
+        if (InProcessLeft() is { } inProcess)
         {
             inProcess.Take(data);
             BytesSent += data.Length;
@@ -180,9 +180,9 @@ internal sealed class Exchange
     public async ValueTask SendFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
     {
         ResponseStarted = true;
-        if (_inProcess is { } inProcess)
+        if (InProcessLeft() is { } inProcess)
         {
-            inProcess.TakeFromFile(count);
+            inProcess.TakeFromFile(file, offset, count);
             BytesSent += count;
             return;
         }
@@ -198,6 +198,11 @@ internal sealed class Exchange
 
         BytesSent += count;
     }
+
+    /// <summary>The in-process response, if this is one; one whose asker stopped waiting is a client that went away.</summary>
+    private InProcessResponse? InProcessLeft() => _inProcess is { Abandoned.IsCancellationRequested: true }
+        ? throw Gone(new OperationCanceledException("the request was abandoned"))
+        : _inProcess;
 
     private static ClientGoneException Gone(Exception e) => new($"the client went away during the response: {e.Message}", e);
 

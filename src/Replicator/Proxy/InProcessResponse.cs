@@ -1,3 +1,5 @@
+using System.Buffers;
+using Microsoft.Win32.SafeHandles;
 using Replicator.Http;
 
 namespace Replicator.Proxy;
@@ -8,10 +10,11 @@ namespace Replicator.Proxy;
 /// parsed, two sockets' system calls and several thread hand-offs, more than the download itself. An
 /// <see cref="Exchange"/> made with one of these runs exactly the code a client's request does (the cache's decisions,
 /// the shared downloads, the store); only the bytes it would send go here instead, read as a client reads them: the
-/// head, then a body counted and not kept (the proxy stores it), but for the first line of an error's, its reason.
+/// head, then the body, counted, and kept only when asked (a listing, an index: a file the proxy stores needs no copy
+/// here), but for the first line of an error's, its reason.
 /// The request is HTTP/1.0, so a body is never chunked: what follows the head is the body.
 /// </summary>
-internal sealed class InProcessResponse(Action<ResponseHead>? onHead = null, Action<long>? onBody = null)
+internal sealed class InProcessResponse(bool keepBody = false, Action<ResponseHead>? onHead = null, Action<long>? onBody = null)
 {
     /// <summary>Enough of an error body for its first line (the proxy's own errors are one line).</summary>
     private const int ReasonBytes = 400;
@@ -19,12 +22,22 @@ internal sealed class InProcessResponse(Action<ResponseHead>? onHead = null, Act
     private byte[] _pending = [];
     private readonly byte[] _errorBody = new byte[ReasonBytes];
     private int _errorBytes;
+    private readonly ArrayBufferWriter<byte>? _kept = keepBody ? new() : null;
+
+    /// <summary>
+    /// Cancelled when the asker stops waiting (the mirror interrupted): the exchange then ends as one whose client hung
+    /// up, and its download goes on only if it is worth finishing, as for any client that leaves.
+    /// </summary>
+    public CancellationToken Abandoned { get; init; }
 
     /// <summary>The response's head; null until it was sent whole.</summary>
     public ResponseHead? Head { get; private set; }
 
     /// <summary>Bytes of the body so far.</summary>
     public long BodyBytes { get; private set; }
+
+    /// <summary>The body, when it was asked to be kept; else null.</summary>
+    public byte[]? Body => _kept?.WrittenSpan.ToArray();
 
     /// <summary>The first line of a body that is not a 200's, if it has one under 400 bytes: what the answer says went wrong.</summary>
     public string? ErrorLine
@@ -61,11 +74,33 @@ internal sealed class InProcessResponse(Action<ResponseHead>? onHead = null, Act
             _errorBytes += kept.Length;
         }
 
+        _kept?.Write(data);
         CountBody(data.Length);
     }
 
-    /// <summary>Body bytes the proxy would send from a file (sendfile): counted, not read.</summary>
-    public void TakeFromFile(long count) => CountBody(count);
+    /// <summary>
+    /// Body bytes the proxy would send from a file (sendfile): counted, and read only when the body is kept (a
+    /// listing or an index already in the tree).
+    /// </summary>
+    public void TakeFromFile(SafeFileHandle file, long offset, long count)
+    {
+        if (_kept is { } kept)
+        {
+            for (var end = offset + count; offset < end;)
+            {
+                var read = RandomAccess.Read(file, kept.GetSpan((int)Math.Min(end - offset, 1 << 20))[..(int)Math.Min(end - offset, 1 << 20)], offset);
+                if (read == 0)
+                {
+                    throw new IOException($"the file ended {end - offset} bytes early");
+                }
+
+                kept.Advance(read);
+                offset += read;
+            }
+        }
+
+        CountBody(count);
+    }
 
     private static byte[] Joined(byte[] first, ReadOnlySpan<byte> second)
     {

@@ -9,7 +9,7 @@ namespace Replicator.Tests.Proxy;
 /// </summary>
 public sealed class InProcessRequestTests
 {
-    private static async Task<(Exchange Exchange, InProcessResponse Response)> GetAsync(ProxyFixture proxy, string path, string? cacheControl = null)
+    private static async Task<(Exchange Exchange, InProcessResponse Response)> GetAsync(ProxyFixture proxy, string path, string? cacheControl = null, InProcessResponse? response = null)
     {
         var url = RequestUrl.ParseAbsolute(proxy.Origin.Url(path));
         var headers = new HttpHeaders();
@@ -20,7 +20,7 @@ public sealed class InProcessRequestTests
         }
 
         var request = new RequestHead { Method = "GET", Target = url.ToString(), Version = System.Net.HttpVersion.Version10, Headers = headers };
-        var response = new InProcessResponse();
+        response ??= new InProcessResponse();
         var answered = new TaskCompletionSource<Exchange>(TaskCreationOptions.RunContinuationsAsynchronously);
         proxy.Loops[0].Spawn("in-process request", async fiber => answered.SetResult(await proxy.Server.AnswerInProcessAsync(fiber, request, response, "test")));
         return (await answered.Task.WaitAsync(RawClient.ReadBound), response);
@@ -43,6 +43,27 @@ public sealed class InProcessRequestTests
         Assert.Equal((200, Outcomes.Hit, body.Length), (hit.Status, hit.Outcome, hitResponse.BodyBytes));
         Assert.Equal(1, proxy.Origin.CountRequests("/f.bin"));
         Assert.Equal(["MISS", "HIT"], await proxy.Accesses.OutcomesAsync(proxy.Origin.Url("/f.bin"), 2));
+    }
+
+    [Fact]
+    public async Task AnAbandonedRequest_LeavesItsDownloadAsAClientHangingUpDoes()
+    {
+        // The mirror interrupted (Ctrl-C): a download less than half done stops, and its partial stays for the next run.
+        await using var proxy = await ProxyFixture.StartAsync();
+        var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var file = proxy.Origin.Files["/big.bin"] = new OriginFile(TestBodies.Random(3, 40 << 20), PauseAt: 1 << 20, Resume: resume.Task);
+        using var interrupt = new CancellationTokenSource();
+        var asked = GetAsync(proxy, "/big.bin", response: new InProcessResponse { Abandoned = interrupt.Token });
+        await file.Reached.Task.WaitAsync(RawClient.ReadBound);
+
+        interrupt.Cancel();
+        resume.SetResult();
+        var (exchange, response) = await asked;
+
+        Assert.Equal(Outcomes.Aborted, exchange.Outcome);
+        Assert.True(response.BodyBytes < 20 << 20, $"{response.BodyBytes} bytes taken after the request was abandoned");
+        await file.Abandoned.Task.WaitAsync(RawClient.ReadBound);
+        Assert.False(File.Exists(proxy.CachedPath("/big.bin")));
     }
 
     [Fact]

@@ -10,17 +10,40 @@ public sealed class InProcessResponseTests
     {
         var heads = 0;
         long body = 0;
-        var response = new InProcessResponse(_ => heads++, bytes => body += bytes);
+        var response = new InProcessResponse(onHead: _ => heads++, onBody: bytes => body += bytes);
+        using var file = TempFile(" world!!");
 
         response.Take("HTTP/1.1 200 OK\r\nContent-"u8);
         Assert.Null(response.Head);
-        response.Take("Length: 9\r\n\r\nhel"u8);
+        response.Take("Length: 11\r\n\r\nhel"u8);
         response.Take("lo"u8);
-        response.TakeFromFile(4);
+        response.TakeFromFile(file, 0, 6);
 
-        Assert.Equal((1, 200, "9"), (heads, response.Head!.Status, response.Head.Headers["Content-Length"]));
-        Assert.Equal((9L, 9L), (response.BodyBytes, body));
+        Assert.Equal((1, 200, "11"), (heads, response.Head!.Status, response.Head.Headers["Content-Length"]));
+        Assert.Equal((11L, 11L), (response.BodyBytes, body));
+        Assert.Null(response.Body);
         Assert.Null(response.ErrorLine);
+    }
+
+    [Fact]
+    public void AKeptBody_IsWhatFollowsTheHead_FromMemoryAndFromTheFile()
+    {
+        var response = new InProcessResponse(keepBody: true);
+        using var file = TempFile("..world");
+
+        response.Take("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello"u8);
+        response.TakeFromFile(file, 2, 5);
+
+        Assert.Equal("helloworld"u8.ToArray(), response.Body);
+    }
+
+    private static Microsoft.Win32.SafeHandles.SafeFileHandle TempFile(string text)
+    {
+        var path = Path.GetTempFileName();
+        File.WriteAllText(path, text);
+        var handle = File.OpenHandle(path);
+        File.Delete(path);
+        return handle;
     }
 
     [Fact]
