@@ -42,8 +42,11 @@ internal sealed class EmbeddedProxy : IAsyncDisposable
             headers.Add("Cache-Control", cacheControl);
         }
 
-        // HTTP/1.0: a body is never chunked, so what follows the head is the body (see InProcessResponse).
-        var request = new RequestHead { Method = method, Target = url.ToString(), Version = HttpVersion.Version10, Headers = headers };
+        // HTTP/1.0: a body is never chunked, so what follows the head is the body (see InProcessResponse). An https URL
+        // is asked in the proxy's explicit form (/https/HOST/PATH), which it fetches over TLS: in absolute form, a
+        // client sends https through CONNECT, which is tunnelled, not cached.
+        var target = url.Secure ? $"/{MirrorRoutes.HttpsPrefix}/{url.Authority}{url.PathAndQuery}" : url.ToString();
+        var request = new RequestHead { Method = method, Target = target, Version = HttpVersion.Version10, Headers = headers };
         var answered = new TaskCompletionSource<Exchange>(TaskCreationOptions.RunContinuationsAsynchronously);
         _engine.Spawn($"mirror {method} {url}", async fiber =>
         {
@@ -64,7 +67,7 @@ internal sealed class EmbeddedProxy : IAsyncDisposable
     {
         try
         {
-            return CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url.AbsoluteUri)) is { } natural ? Server.CacheOptions.Mapping.Map(natural) : null;
+            return CacheLayout.RelativePath(RequestUrl.ParseAbsolute(url.AbsoluteUri, allowHttps: true)) is { } natural ? Server.CacheOptions.Mapping.Map(natural) : null;
         }
         catch (HttpParseException)
         {

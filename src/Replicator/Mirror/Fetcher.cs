@@ -104,7 +104,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         try
         {
             var response = new InProcessResponse { Abandoned = cancel };
-            var exchange = await proxy.AskAsync("HEAD", RequestUrl.ParseAbsolute(url.AbsoluteUri), null, response).WaitAsync(cancel);
+            var exchange = await proxy.AskAsync("HEAD", RequestUrl.ParseAbsolute(url.AbsoluteUri, allowHttps: true), null, response).WaitAsync(cancel);
             return exchange.Status == 200 && response.Head?.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null;
         }
         catch (Exception e) when (IsRequestFailure(e))
@@ -155,7 +155,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         RequestUrl parsed;
         try
         {
-            parsed = RequestUrl.ParseAbsolute(url.AbsoluteUri);
+            parsed = RequestUrl.ParseAbsolute(url.AbsoluteUri, allowHttps: true);
         }
         catch (HttpParseException e)
         {

@@ -149,6 +149,29 @@ public sealed class TreeMirrorTests : IDisposable
     }
 
     [Fact]
+    public async Task AnHttpsTree_IsMirroredOverTls_WhereTheProxyKeepsHttps()
+    {
+        using var certificates = new TestCertificates();
+        await using var origin = await TestOrigin.StartAsync(certificates.Server);
+        var files = new Dictionary<string, byte[]> { ["a.txt"] = "over tls"u8.ToArray(), ["d/b.bin"] = TestBodies.Random(5, 70_000) };
+        ServeTree(origin, files, apache: false);
+        var authority = certificates.WriteAuthorityPem(_dir);
+
+        var (exit, stdout, stderr) = await MirrorAsync($"https://127.0.0.1:{origin.Port}/tree/", "--ca-file", authority);
+
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Contains("2 files: 2 downloaded", stdout, StringComparison.Ordinal);
+        foreach (var (path, body) in files)
+        {
+            Assert.Equal(body, File.ReadAllBytes(Path.Combine(_dir, "cache", "https", $"127.0.0.1:{origin.Port}", "tree", path)));
+        }
+
+        (exit, stdout, _) = await MirrorAsync($"https://127.0.0.1:{origin.Port}/tree/", "--ca-file", authority);
+        Assert.Equal(0, exit);
+        Assert.Contains("2 files: 0 downloaded (0 B), 2 already complete", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task AFileTheOriginLetsBeServedStale_IsStillBroughtUpToDate()
     {
         // stale-while-revalidate lets a cache answer with the stale copy and ask the origin behind the client's back;
