@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Replicator.Cache;
 using Replicator.Http;
 using Replicator.Proxy;
