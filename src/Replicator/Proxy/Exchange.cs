@@ -111,7 +111,7 @@ internal sealed class Exchange
     public async ValueTask SendAsync(ReadOnlyMemory<byte> data)
     {
         ResponseStarted = true;
-        if (InProcessLeft() is { } inProcess)
+        if (InProcessOrGone() is { } inProcess)
         {
             inProcess.Take(data.Span);
             BytesSent += data.Length;
@@ -137,7 +137,7 @@ internal sealed class Exchange
     public int SendNow(ReadOnlySpan<byte> data)
     {
         ResponseStarted = true;
-        if (InProcessLeft() is { } inProcess)
+        if (InProcessOrGone() is { } inProcess)
         {
             inProcess.Take(data);
             BytesSent += data.Length;
@@ -180,7 +180,7 @@ internal sealed class Exchange
     public async ValueTask SendFileAsync(Microsoft.Win32.SafeHandles.SafeFileHandle file, long offset, long count)
     {
         ResponseStarted = true;
-        if (InProcessLeft() is { } inProcess)
+        if (InProcessOrGone() is { } inProcess)
         {
             inProcess.TakeFromFile(file, offset, count);
             BytesSent += count;
@@ -199,8 +199,11 @@ internal sealed class Exchange
         BytesSent += count;
     }
 
-    /// <summary>The in-process response, if this is one; one whose asker stopped waiting is a client that went away.</summary>
-    private InProcessResponse? InProcessLeft() => _inProcess is { Abandoned.IsCancellationRequested: true }
+    /// <summary>
+    /// The in-process response, if this exchange has one (else null: send to the connection); one whose asker stopped
+    /// waiting throws, as a client that went away.
+    /// </summary>
+    private InProcessResponse? InProcessOrGone() => _inProcess is { Abandoned.IsCancellationRequested: true }
         ? throw Gone(new OperationCanceledException("the request was abandoned"))
         : _inProcess;
 

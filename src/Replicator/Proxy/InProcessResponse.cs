@@ -6,8 +6,8 @@ namespace Replicator.Proxy;
 
 /// <summary>
 /// Why the process can be its own proxy's client without a socket (issue 15): `replicator mirror` asks its embedded
-/// proxy for every file, and going through a loopback connection cost each small file two HTTP messages written and
-/// parsed, two sockets' system calls and several thread hand-offs, more than the download itself. An
+/// proxy for everything it fetches, and going through a loopback connection cost each small file two HTTP messages
+/// written and parsed, two sockets' system calls and several thread hand-offs, more than the download itself. An
 /// <see cref="Exchange"/> made with one of these runs exactly the code a client's request does (the cache's decisions,
 /// the shared downloads, the store); only the bytes it would send go here instead, read as a client reads them: the
 /// head, then the body, counted, and kept only when asked (a listing, an index: a file the proxy stores needs no copy

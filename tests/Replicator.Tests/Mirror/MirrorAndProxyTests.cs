@@ -33,7 +33,7 @@ public sealed class MirrorAndProxyTests : IDisposable
         var resume = origin.Requests.Last(request => request.PathAndQuery == "/big.iso");
         Assert.StartsWith("bytes=", resume.Headers["Range"], StringComparison.Ordinal);
         Assert.NotEqual("bytes=0-", resume.Headers["Range"]);
-        Assert.Equal(body, File.ReadAllBytes(Path.Combine(_root, $"127.0.0.1:{origin.Port}", "big.iso")));
+        Assert.Equal(body, TreeFile.Read(Path.Combine(_root, $"127.0.0.1:{origin.Port}", "big.iso")));
     }
 
     [Fact]
@@ -61,7 +61,7 @@ public sealed class MirrorAndProxyTests : IDisposable
 
             Assert.True(exit == 0, stdout + stderr);
             Assert.Equal($"bytes={Size / 2}-", origin.Requests.Last(request => request.PathAndQuery == "/big.iso").Headers["Range"]);
-            Assert.Equal(body, File.ReadAllBytes(tree));
+            Assert.Equal(body, TreeFile.Read(tree));
         }
         finally
         {
@@ -90,11 +90,11 @@ public sealed class MirrorAndProxyTests : IDisposable
         var (exit, stdout, stderr) = await mirror;
         Assert.True(exit == 0, stdout + stderr);
         var tree = Path.Combine(_root, $"127.0.0.1:{origin.Port}", "shared.iso");
-        Assert.Equal(body, File.ReadAllBytes(tree));
+        Assert.Equal(body, TreeFile.Read(tree));
 
         var asked = origin.CountRequests("/shared.iso");
         Assert.Equal(body, await client.GetByteArrayAsync(origin.Url("/shared.iso")));
         Assert.Equal(asked, origin.CountRequests("/shared.iso"));
-        Assert.Equal(body, File.ReadAllBytes(tree));
+        Assert.Equal(body, TreeFile.Read(tree));
     }
 }

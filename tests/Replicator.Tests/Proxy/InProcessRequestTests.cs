@@ -48,8 +48,9 @@ public sealed class InProcessRequestTests
     [Fact]
     public async Task AnAbandonedRequest_LeavesItsDownloadAsAClientHangingUpDoes()
     {
-        // The mirror interrupted (Ctrl-C): a download less than half done stops, and its partial stays for the next run.
-        await using var proxy = await ProxyFixture.StartAsync();
+        // The mirror interrupted (Ctrl-C): a download not worth finishing without its client (with --finish-below 0,
+        // one less than half done) stops, and its partial stays for the next run.
+        await using var proxy = await ProxyFixture.StartAsync(s => s with { FinishBelow = 0 });
         var resume = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var file = proxy.Origin.Files["/big.bin"] = new OriginFile(TestBodies.Random(3, 40 << 20), PauseAt: 1 << 20, Resume: resume.Task);
         using var interrupt = new CancellationTokenSource();
@@ -57,13 +58,18 @@ public sealed class InProcessRequestTests
         await file.Reached.Task.WaitAsync(RawClient.ReadBound);
 
         interrupt.Cancel();
+        var running = proxy.Server.Downloads.Find($"127.0.0.1:{proxy.Origin.Port}/big.bin");
         resume.SetResult();
         var (exchange, response) = await asked;
+        if (running is not null)
+        {
+            await running.Completion.WaitAsync(RawClient.ReadBound);
+        }
 
         Assert.Equal(Outcomes.Aborted, exchange.Outcome);
         Assert.True(response.BodyBytes < 20 << 20, $"{response.BodyBytes} bytes taken after the request was abandoned");
-        await file.Abandoned.Task.WaitAsync(RawClient.ReadBound);
         Assert.False(File.Exists(proxy.CachedPath("/big.bin")));
+        Assert.True(File.Exists(Path.Combine(proxy.Root, ".replicator", "partial", $"127.0.0.1:{proxy.Origin.Port}", "big.bin")));
     }
 
     [Fact]
