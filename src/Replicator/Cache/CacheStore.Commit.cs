@@ -31,20 +31,10 @@ internal sealed partial class CacheStore
     private GroupCommit? _groupCommit;
 
     /// <summary>
-    /// Moves a complete partial body into the tree with its metadata, now, on this thread. False when the tree has a
-    /// file where a directory is needed, or a directory where the file goes: nothing cached is touched, the partial
-    /// is dropped. Throws when storage fails.
-    /// </summary>
-    public bool Commit(PartialBody partial, StoredResponse stored)
-    {
-        var pending = new PendingCommit(partial, stored);
-        CommitBatch([pending]);
-        return pending.Done.Task.GetAwaiter().GetResult();
-    }
-
-    /// <summary>
-    /// <see cref="Commit"/> by the store's group commit: completes once the body is in the tree (true), was refused
-    /// by the tree (false), or could not be stored (faulted). The caller holds no thread while it waits.
+    /// Moves a complete partial body into the tree with its metadata, by the store's group commit: completes once the
+    /// body is in the tree (true), was refused by the tree (false: a file where a directory is needed, or a directory
+    /// where the file goes; nothing cached is touched, the partial is dropped), or could not be stored (faulted). The
+    /// caller holds no thread while it waits.
     /// </summary>
     public Task<bool> CommitAsync(PartialBody partial, StoredResponse stored)
     {
@@ -60,16 +50,17 @@ internal sealed partial class CacheStore
     internal void CommitBatch(IReadOnlyList<PendingCommit> batch)
     {
         BeforeCommitBatch?.Invoke(batch.Count);
-        var prepared = batch.Where(Prepare).ToList();
+        // Alone: an fsync of its own files (the metadata's as it is written) is cheaper than a flush of the whole
+        // file system.
+        var alone = batch.Count == 1;
+        var prepared = batch.Where(pending => Prepare(pending, flushMeta: alone)).ToList();
         try
         {
-            if (prepared.Count == 1)
+            if (alone && prepared.Count == 1)
             {
-                // Alone: an fsync of its own files is cheaper than a flush of the whole file system.
                 NativeFile.Sync(prepared[0].Partial.Handle);
-                SyncFile(prepared[0].MetaAside);
             }
-            else if (prepared.Count > 1)
+            else if (prepared.Count > 0)
             {
                 // The partials and the metadata both live below ROOT/.replicator: one file system.
                 NativeFile.SyncFileSystem(prepared[0].Partial.Handle);
@@ -97,8 +88,8 @@ internal sealed partial class CacheStore
         }
     }
 
-    /// <summary>Step (3) without the flush: false when the body cannot go in (completed then).</summary>
-    private bool Prepare(PendingCommit pending)
+    /// <summary>Step (3), but the body's flush (and the metadata's unless <paramref name="flushMeta"/>): false when the body cannot go in (completed then).</summary>
+    private bool Prepare(PendingCommit pending, bool flushMeta)
     {
         var (partial, stored) = (pending.Partial, pending.Stored);
         pending.Body = BodyPath(partial.RelativePath);
@@ -112,7 +103,7 @@ internal sealed partial class CacheStore
             }
 
             _fs.File.SetLastWriteTimeUtc(partial.Path, stored.BodyStamp.UtcDateTime);
-            pending.MetaAside = WriteMetaAside(partial.RelativePath, stored);
+            pending.MetaAside = WriteMetaAside(partial.RelativePath, stored, flushMeta);
             return true;
         }
         catch (Exception e)
@@ -164,19 +155,10 @@ internal sealed partial class CacheStore
         pending.Done.TrySetException(error);
     }
 
-    /// <summary>Writes the metadata of <paramref name="relativePath"/> beside its place, unflushed; null when a file or link stands in its way.</summary>
-    private string? WriteMetaAside(string relativePath, StoredResponse stored)
+    /// <summary>Writes the metadata of <paramref name="relativePath"/> beside its place; null when a file or link stands in its way.</summary>
+    private string? WriteMetaAside(string relativePath, StoredResponse stored, bool flush)
     {
         var path = MetaPath(relativePath);
-        return CanPlace(path) ? WriteAside(path, stored.Serialize(), [], flush: false) : null;
-    }
-
-    private void SyncFile(string? path)
-    {
-        if (path is not null)
-        {
-            using var handle = _fs.File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-            NativeFile.Sync(handle);
-        }
+        return CanPlace(path) ? WriteAside(path, stored.Serialize(), [], flush) : null;
     }
 }

@@ -46,7 +46,7 @@ internal sealed record CachedEntry(string RelativePath, string BodyPath, long Le
 }
 
 /// <summary>
-/// A body being written, outside the tree until <see cref="CacheStore.Commit"/> moves it in whole. It may hold
+/// A body being written, outside the tree until <see cref="CacheStore.CommitAsync"/> moves it in whole. It may hold
 /// bytes from an earlier, interrupted download (<see cref="Length"/>), with the response they came from
 /// (<see cref="Resumable"/>) so the rest can be asked for with Range and If-Range.
 /// </summary>

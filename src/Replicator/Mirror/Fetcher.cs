@@ -104,7 +104,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         {
             var response = new InProcessResponse { Abandoned = cancel };
             var exchange = await proxy.AskAsync("HEAD", RequestUrl.ParseAbsolute(url.AbsoluteUri, allowHttps: true), null, response).WaitAsync(cancel);
-            return exchange.Status == 200 && response.Head?.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null;
+            return exchange.Status == 200 ? response.Length : null;
         }
         catch (Exception e) when (IsRequestFailure(e))
         {
@@ -163,7 +163,7 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
 
         var response = new InProcessResponse(
             keepBody,
-            head => file.Length = head.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null,
+            length => file.Length = length,
             keepBody ? null : bytes => report.Received(file, bytes))
         { Abandoned = cancel };
         try
@@ -179,9 +179,8 @@ internal sealed class Fetcher(EmbeddedProxy proxy, int jobs, int perHost, Mirror
         }
     }
 
-    /// <summary>What ends an in-process request as it would end a client's connection: a timeout, a socket, the engine stopping.</summary>
-    private static bool IsRequestFailure(Exception e) =>
-        e is IOException or System.Net.Sockets.SocketException or Fibers.FiberTimeoutException or Fibers.FiberStoppedException or HttpParseException;
+    /// <summary>What ends an in-process request: what would end a client's connection, or a URL the proxy cannot take.</summary>
+    private static bool IsRequestFailure(Exception e) => ClientSession.EndsConnection(e) || e is HttpParseException;
 
     /// <summary>Whether the repository's indexes name the file's size and SHA256: the proxy then checked its body against them.</summary>
     private bool Described(RequestUrl url) => CacheLayout.RelativePath(url) is { } key && proxy.Server.Indexes.Expect(key) is not null;

@@ -137,10 +137,7 @@ internal sealed class MirrorReport : IAsyncDisposable
         Show(line);
         if (_live is null)
         {
-            lock (_output)
-            {
-                _output.WriteLine(line);
-            }
+            Print(line);
         }
     }
 
@@ -195,14 +192,20 @@ internal sealed class MirrorReport : IAsyncDisposable
         _running.TryRemove(url, out _);
         if (_live is null)
         {
-            lock (_output)
-            {
-                _output.WriteLine(line);
-            }
+            Print(line);
         }
         else if (note)
         {
             Show(line);
+        }
+    }
+
+    /// <summary>A line of the plain output; fetches end on several threads at once.</summary>
+    private void Print(string line)
+    {
+        lock (_output)
+        {
+            _output.WriteLine(line);
         }
     }
 

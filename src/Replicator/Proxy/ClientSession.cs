@@ -76,7 +76,7 @@ internal sealed class ClientSession : IDisposable
                 }
             }
         }
-        catch (Exception e) when (e is SocketException or FiberTimeoutException or FiberStoppedException or IOException)
+        catch (Exception e) when (EndsConnection(e))
         {
             Log.Debug("Client {Client:l} connection ended: {Reason:l}", _clientName, e.Message);
         }
@@ -85,6 +85,12 @@ internal sealed class ClientSession : IDisposable
             Dispose();
         }
     }
+
+    /// <summary>
+    /// A failure that ends the client's connection rather than being answered (the socket, a timeout, the engine
+    /// stopping); a request of the process itself ends with it too (see <see cref="ProxyServer.AnswerInProcessAsync"/>).
+    /// </summary>
+    internal static bool EndsConnection(Exception e) => e is SocketException or FiberTimeoutException or FiberStoppedException or IOException;
 
     public void Dispose()
     {

@@ -20,7 +20,7 @@ namespace Replicator.Proxy;
 ///   (4) when the last client has gone, the download goes on only if it is more than half done or smaller than
 ///       --finish-below; otherwise it stops and its partial stays, to be resumed by the next request;
 ///   (5) complete (every announced byte, or a chunked body that ended properly): moved into the tree
-///       (<see cref="CacheStore.Commit"/>); a body that ends short is never moved in.
+///       (<see cref="CacheStore.CommitAsync"/>); a body that ends short is never moved in.
 /// Storage failing (a full disk, a read-only root) never costs a client its answer: before the body, the response is
 /// passed through uncached; during it, the partial is removed, abandoned partials are deleted to free space, and the
 /// rest of the body is kept in memory for the clients following it (up to <see cref="MemoryTail.MaxBytes"/>); the body is

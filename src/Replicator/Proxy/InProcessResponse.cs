@@ -14,7 +14,7 @@ namespace Replicator.Proxy;
 /// here), but for the first line of an error's, its reason.
 /// The request is HTTP/1.0, so a body is never chunked: what follows the head is the body.
 /// </summary>
-internal sealed class InProcessResponse(bool keepBody = false, Action<ResponseHead>? onHead = null, Action<long>? onBody = null)
+internal sealed class InProcessResponse(bool keepBody = false, Action<long?>? onLength = null, Action<long>? onBody = null)
 {
     /// <summary>Enough of an error body for its first line (the proxy's own errors are one line).</summary>
     private const int ReasonBytes = 400;
@@ -32,6 +32,9 @@ internal sealed class InProcessResponse(bool keepBody = false, Action<ResponseHe
 
     /// <summary>The response's head; null until it was sent whole.</summary>
     public ResponseHead? Head { get; private set; }
+
+    /// <summary>The body's length as the head announces it (Content-Length, a HEAD's too); null when not said.</summary>
+    public long? Length { get; private set; }
 
     /// <summary>Bytes of the body so far.</summary>
     public long BodyBytes { get; private set; }
@@ -63,7 +66,8 @@ internal sealed class InProcessResponse(bool keepBody = false, Action<ResponseHe
 
             _pending = [];
             Head = head;
-            onHead?.Invoke(head);
+            Length = head.BodyFraming("GET") is { Kind: BodyKind.Length } framing ? framing.Length : null;
+            onLength?.Invoke(Length);
             data = buffered[consumed..];
         }
 
@@ -88,7 +92,8 @@ internal sealed class InProcessResponse(bool keepBody = false, Action<ResponseHe
         {
             for (var end = offset + count; offset < end;)
             {
-                var read = RandomAccess.Read(file, kept.GetSpan((int)Math.Min(end - offset, 1 << 20))[..(int)Math.Min(end - offset, 1 << 20)], offset);
+                var piece = (int)Math.Min(end - offset, 1 << 20);
+                var read = RandomAccess.Read(file, kept.GetSpan(piece)[..piece], offset);
                 if (read == 0)
                 {
                     throw new IOException($"the file ended {end - offset} bytes early");

@@ -19,7 +19,7 @@ public sealed class WriteProtocolTests : IDisposable
     public void Dispose() => Directory.Delete(_root, recursive: true);
 
     [Fact]
-    public void APartialBeingWritten_IsNotOpenedTwice_AcrossProcesses_AndIsFreeOnceCommitted()
+    public async Task APartialBeingWritten_IsNotOpenedTwice_AcrossProcesses_AndIsFreeOnceCommitted()
     {
         // Two stores on one root stand for a proxy and a mirror run: flock(2) locks belong to each open file.
         var proxy = new CacheStore(new FileSystem(), _root);
@@ -33,7 +33,7 @@ public sealed class WriteProtocolTests : IDisposable
             Assert.Throws<PartialBusyException>(() => mirror.OpenPartial("h:80/pool/x.deb", stored, keep: 0));
             Assert.Equal(0, mirror.DeleteAbandonedPartials(_ => false));
             partial.Write(3, "def"u8);
-            Assert.True(proxy.Commit(partial, stored));
+            Assert.True(await proxy.CommitAsync(partial, stored));
 
             // Committed while still open (its readers hold it): no lock stays on the body in the tree.
             Assert.Equal("abcdef", File.ReadAllText(Path.Combine(_root, "h:80/pool/x.deb")));
@@ -44,7 +44,7 @@ public sealed class WriteProtocolTests : IDisposable
     }
 
     [Fact]
-    public void OpenWriteCommit_PutsTheWholeBodyInTheTree_WithItsMetadata_AndNoPartialStays()
+    public async Task OpenWriteCommit_PutsTheWholeBodyInTheTree_WithItsMetadata_AndNoPartialStays()
     {
         var store = new CacheStore(new FileSystem(), _root);
         var stored = Stored(length: 6);
@@ -53,7 +53,7 @@ public sealed class WriteProtocolTests : IDisposable
         {
             partial.Write(0, "abc"u8);
             partial.Write(3, "def"u8);
-            Assert.True(store.Commit(partial, stored));
+            Assert.True(await store.CommitAsync(partial, stored));
         }
 
         Assert.Equal("abcdef", File.ReadAllText(Path.Combine(_root, "h:80/pool/x.deb")));
@@ -66,7 +66,7 @@ public sealed class WriteProtocolTests : IDisposable
     }
 
     [Fact]
-    public void AnInterruptedPartial_IsFoundResumable_AndReopenedKeepingItsBytes()
+    public async Task AnInterruptedPartial_IsFoundResumable_AndReopenedKeepingItsBytes()
     {
         var store = new CacheStore(new FileSystem(), _root);
         var stored = Stored(length: CacheStore.ResumableAbove + 6);
@@ -82,7 +82,7 @@ public sealed class WriteProtocolTests : IDisposable
         using (var resumed = store.OpenPartial("h:80/x", stored, keep: 2))
         {
             resumed.Write(2, "CDEF"u8);
-            Assert.True(store.Commit(resumed, stored));
+            Assert.True(await store.CommitAsync(resumed, stored));
         }
 
         Assert.Equal("abCDEF", File.ReadAllText(Path.Combine(_root, "h:80/x")));
@@ -138,14 +138,14 @@ public sealed class WriteProtocolTests : IDisposable
     }
 
     [Fact]
-    public void Commit_WhereADirectoryStands_IsRefusedAndTouchesNothing()
+    public async Task Commit_WhereADirectoryStands_IsRefusedAndTouchesNothing()
     {
         var store = new CacheStore(new FileSystem(), _root);
         Directory.CreateDirectory(Path.Combine(_root, "h:80/dir/inside"));
         using var partial = store.OpenPartial("h:80/dir", Stored(length: 1), keep: 0);
         partial.Write(0, "d"u8);
 
-        Assert.False(store.Commit(partial, Stored(length: 1)));
+        Assert.False(await store.CommitAsync(partial, Stored(length: 1)));
         Assert.True(Directory.Exists(Path.Combine(_root, "h:80/dir/inside")));
     }
 
@@ -162,7 +162,7 @@ public sealed class WriteProtocolTests : IDisposable
     }
 
     [Fact]
-    public void ALargeBody_GoesAroundThePageCache_ByteExact_WhateverItsPieces_AndResumesAtAnyOffset()
+    public async Task ALargeBody_GoesAroundThePageCache_ByteExact_WhateverItsPieces_AndResumesAtAnyOffset()
     {
         var store = new CacheStore(new FileSystem(), _root) { DirectWriteAbove = 64 << 10 };
         var body = TestBodies.Random(13, (3 << 20) + 1234);
@@ -192,7 +192,7 @@ public sealed class WriteProtocolTests : IDisposable
                 Assert.InRange(partial.Direct.DirectBytes, body.Length / 2, body.Length);
             }
 
-            Assert.True(store.Commit(partial, stored));
+            Assert.True(await store.CommitAsync(partial, stored));
         }
 
         Assert.Equal(body, File.ReadAllBytes(Path.Combine(_root, "h:80/iso/big.iso")));

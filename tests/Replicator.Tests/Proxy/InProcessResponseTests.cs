@@ -10,7 +10,7 @@ public sealed class InProcessResponseTests
     {
         var heads = 0;
         long body = 0;
-        var response = new InProcessResponse(onHead: _ => heads++, onBody: bytes => body += bytes);
+        var response = new InProcessResponse(onLength: _ => heads++, onBody: bytes => body += bytes);
         using var file = TempFile(" world!!");
 
         response.Take("HTTP/1.1 200 OK\r\nContent-"u8);
@@ -20,7 +20,7 @@ public sealed class InProcessResponseTests
         response.TakeFromFile(file, 0, 6);
 
         Assert.Equal((1, 200, "11"), (heads, response.Head!.Status, response.Head.Headers["Content-Length"]));
-        Assert.Equal((11L, 11L), (response.BodyBytes, body));
+        Assert.Equal((11L, 11L, 11L), (response.Length, response.BodyBytes, body));
         Assert.Null(response.Body);
         Assert.Null(response.ErrorLine);
     }
